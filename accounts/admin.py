@@ -1,0 +1,27 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from .models import Reseller, User
+
+
+@admin.register(Reseller)
+class ResellerAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "default_currency", "created_at")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    ordering = ("email",)
+    list_display = ("email", "full_name", "reseller", "role", "is_active", "is_superuser")
+    list_filter = ("reseller", "role", "is_active", "is_superuser")
+    search_fields = ("email", "full_name")
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Profile", {"fields": ("full_name", "reseller", "role")}),
+        ("Access", {"fields": ("is_active", "is_staff", "is_superuser")}),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("email", "reseller", "role", "password1", "password2")}),
+    )

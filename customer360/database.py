@@ -1,0 +1,39 @@
+"""Where the database is: DATABASE_URL when set, otherwise an embedded PostgreSQL (pgserver).
+
+The embedded server keeps its data under `.data/pgdata` in the checkout (git-ignored), so a new user
+needs no PostgreSQL installation. Every process (web, worker, manage.py) that starts without
+DATABASE_URL attaches to the same embedded server.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+EMBEDDED_DB_NAME = "customer360"
+
+
+def embedded_database_url(base_dir: Path) -> str:
+    import pgserver  # imported lazily: only needed when no DATABASE_URL is given
+
+    data_dir = base_dir / ".data" / "pgdata"
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    # cleanup_mode=None leaves the server running for the next process (web, worker, tests).
+    server = pgserver.get_server(data_dir, cleanup_mode=None)
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DB_NAME}';")
+    if "1 row" not in exists:
+        server.psql(f"CREATE DATABASE {EMBEDDED_DB_NAME};")
+    uri = server.get_uri(EMBEDDED_DB_NAME)
+    return uri
+
+
+def database_config(base_dir: Path) -> dict:
+    url = os.environ.get("DATABASE_URL") or embedded_database_url(base_dir)
+    config = dj_database_url.parse(url, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")))
+    if not config["ENGINE"].endswith("postgresql"):
+        raise SystemExit(
+            "DATABASE_URL must point at PostgreSQL (postgresql://...); Customer360 runs on nothing else."
+        )
+    config["CONN_HEALTH_CHECKS"] = True
+    config.setdefault("OPTIONS", {})["connect_timeout"] = 5
+    return config

@@ -1,0 +1,70 @@
+from django import forms
+
+from .models import Customer
+
+
+class StyledFormMixin:
+    """Marks fields with errors, so templates can show the message where the user typed."""
+
+    error_css_class = "has-error"
+    required_css_class = "required"
+
+
+class CustomerForm(StyledFormMixin, forms.ModelForm):
+    class Meta:
+        model = Customer
+        fields = [
+            "name",
+            "status",
+            "currency",
+            "address_line1",
+            "address_line2",
+            "city",
+            "region",
+            "postal_code",
+            "country",
+            "payment_method",
+            "payment_terms_days",
+            "credit_limit",
+            "saas_credit_threshold",
+        ]
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError("Enter the customer's name.")
+        return name
+
+    def clean_country(self):
+        country = self.cleaned_data["country"].strip().upper()
+        if country and (len(country) != 2 or not country.isalpha()):
+            raise forms.ValidationError("Use the two-letter country code, e.g. US, DE, GB.")
+        return country
+
+    def clean_credit_limit(self):
+        value = self.cleaned_data["credit_limit"]
+        if value is not None and value < 0:
+            raise forms.ValidationError("The credit limit cannot be negative.")
+        return value
+
+    def clean_saas_credit_threshold(self):
+        value = self.cleaned_data["saas_credit_threshold"]
+        if value is not None and value <= 0:
+            raise forms.ValidationError("The threshold must be more than zero, or left empty for no alert.")
+        return value
+
+
+class CustomerCreateForm(CustomerForm):
+    admin_name = forms.CharField(label="Admin contact name", max_length=150)
+    admin_email = forms.EmailField(label="Admin contact email")
+    admin_phone = forms.CharField(label="Admin contact phone", max_length=40, required=False)
+
+    class Meta(CustomerForm.Meta):
+        fields = CustomerForm.Meta.fields
+
+    def admin_contact(self) -> dict:
+        return {
+            "name": self.cleaned_data["admin_name"],
+            "email": self.cleaned_data["admin_email"],
+            "phone": self.cleaned_data["admin_phone"],
+        }

@@ -1,0 +1,223 @@
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.views.generic import FormView, TemplateView
+
+from customer360.mixins import HtmxPartialMixin, ResellerViewMixin
+
+from . import services
+from .filtersets import CustomerFilterSet
+from .forms import CustomerCreateForm, CustomerForm
+from .keyset import capped_count, paginate
+from .models import ActivityLog, Alert, CloudAccount
+
+# sort parameter -> model field; "-name" sorts descending.
+SORTS = {
+    "name": "name",
+    "providers": "providers",
+    "accounts": "cloud_account_count",
+    "subscriptions": "active_subscription_count",
+    "spend": "mtd_spend",
+    "status": "status",
+    "created": "created_at",
+}
+PER_PAGE_CHOICES = (10, 25, 50, 100)
+COLUMNS = [
+    ("name", "Name", ""),
+    ("providers", "Primary cloud providers", ""),
+    ("accounts", "Cloud accounts", "num"),
+    ("subscriptions", "Active subscriptions", "num"),
+    ("spend", "Month-to-date spend", "num"),
+    ("status", "Status", ""),
+    ("created", "Created", ""),
+]
+
+
+class CustomerListView(ResellerViewMixin, HtmxPartialMixin, TemplateView):
+    """filterset -> ordering -> keyset paginator; htmx requests get only the table partial."""
+
+    template_name = "customers/customer_list.html"
+    partial_template_name = "customers/_customer_table.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        params = self.request.GET
+        filterset = CustomerFilterSet(params, queryset=services.customers_for_list())
+        queryset = filterset.qs if filterset.is_valid() else filterset.queryset.none()
+        sort = params.get("sort", "name")
+        key = sort.lstrip("-")
+        if key not in SORTS:
+            sort, key = "name", "name"
+        try:
+            per_page = int(params.get("per_page", 50))
+        except ValueError:
+            per_page = 50
+        per_page = per_page if per_page in PER_PAGE_CHOICES else 50
+        page = paginate(
+            queryset,
+            field=SORTS[key],
+            descending=sort.startswith("-"),
+            token=params.get("page"),
+            per_page=per_page,
+        )
+        total, exact = capped_count(queryset)
+        base = params.copy()
+        base.pop("page", None)
+        ctx.update(
+            filterset=filterset,
+            page=page,
+            total=total,
+            total_exact=exact,
+            sort=sort,
+            per_page=per_page,
+            per_page_choices=PER_PAGE_CHOICES,
+            columns=[
+                {
+                    "key": k,
+                    "label": label,
+                    "css": css,
+                    "active": key == k,
+                    "descending": sort == f"-{k}",
+                    "url": _with(base, sort=(f"-{k}" if sort == k else k)),
+                }
+                for k, label, css in COLUMNS
+            ],
+            next_url=_with(base, page=page.next_token) if page.next_token else None,
+            prev_url=_with(base, page=page.prev_token) if page.prev_token else None,
+            first_url=_with(base) if not page.is_first else None,
+            has_filters=any(params.get(k) for k in ("q", "provider", "status")),
+        )
+        return ctx
+
+
+def _with(querydict, **changes) -> str:
+    q = querydict.copy()
+    for k, v in changes.items():
+        q[k] = v
+    return "?" + q.urlencode()
+
+
+class CustomerCreateView(ResellerViewMixin, FormView):
+    template_name = "customers/customer_form.html"
+    form_class = CustomerCreateForm
+
+    def get_initial(self):
+        return {"currency": self.request.user.reseller.default_currency}
+
+    def form_valid(self, form):
+        fields = {name: form.cleaned_data[name] for name in CustomerForm.Meta.fields}
+        try:
+            customer = services.do_create_customer(
+                self.request.user, admin_contact=form.admin_contact(), **fields
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+            return self.form_invalid(form)
+        messages.success(self.request, f"Customer {customer.name} created.")
+        return redirect("customers:detail", customer.pk)
+
+
+class CustomerMixin(ResellerViewMixin):
+    """A page inside one customer's profile. Another reseller's customer is a 404."""
+
+    menu = "overview"
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated or not request.user.reseller_id:
+            return super().dispatch(request, *args, **kwargs)
+        self.customer = services.access_customer(kwargs["customer_id"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx.update(customer=self.customer, menu=self.menu)
+        return ctx
+
+
+class CustomerDetailView(CustomerMixin, TemplateView):
+    template_name = "customers/customer_detail.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        c = self.customer
+        ctx["admin_contact"] = c.contacts.filter(is_admin=True).first()
+        ctx["alerts"] = c.alerts.all()[:10]
+        ctx["activity"] = c.activity.all()[:15]
+        ctx["recent_changes"] = c.activity.exclude(changes={})[:5]
+        return ctx
+
+
+class CustomerSummaryView(CustomerMixin, TemplateView):
+    """The row expansion of the customer list, fetched on demand."""
+
+    template_name = "customers/_customer_summary.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        c = self.customer
+        ctx["contacts"] = list(c.contacts.all()[:5])
+        ctx["accounts_by_provider"] = list(
+            CloudAccount.objects.filter(customer=c)
+            .values("provider")
+            .annotate(n=Count("id"))
+            .order_by("provider")
+        )
+        ctx["unread_alerts"] = Alert.objects.filter(customer=c, is_read=False).count()
+        return ctx
+
+
+class CustomerGeneralView(CustomerMixin, FormView):
+    template_name = "customers/customer_general.html"
+    form_class = CustomerForm
+    menu = "general"
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        kwargs["instance"] = services.access_customer(self.customer.pk)  # a copy the form may mutate
+        return kwargs
+
+    def form_valid(self, form):
+        fields = {name: form.cleaned_data[name] for name in CustomerForm.Meta.fields}
+        try:
+            changes = services.do_update_customer(self.request.user, self.customer, **fields)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+            return self.form_invalid(form)
+        messages.success(self.request, "Saved." if changes else "Nothing changed.")
+        return redirect("customers:general", self.customer.pk)
+
+
+class CustomerActivityView(CustomerMixin, HtmxPartialMixin, TemplateView):
+    """The activity log, newest first, paged; the profile polls its first page for live updates."""
+
+    template_name = "customers/customer_activity.html"
+    partial_template_name = "customers/_activity_list.html"
+    menu = "activity"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        qs = ActivityLog.objects.filter(customer=self.customer)
+        page = paginate(
+            qs, field="created_at", descending=True, token=self.request.GET.get("page"), per_page=25
+        )
+        ctx["activity"] = page.rows
+        ctx["page"] = page
+        return ctx
+
+
+class AlertReadView(CustomerMixin, TemplateView):
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        alert = get_object_or_404(Alert.objects.filter(customer=self.customer), pk=kwargs["alert_id"])
+        services.do_mark_alert_read(request.user, alert)
+        if request.htmx:
+            return self.render_to_response(
+                {"customer": self.customer, "alerts": self.customer.alerts.all()[:10]}
+            )
+        return redirect(request.POST.get("next") or reverse("customers:detail", args=[self.customer.pk]))
+
+    def get_template_names(self):
+        return ["customers/_alerts.html"]
