@@ -155,11 +155,11 @@ class TenantModel(models.Model):
     class Meta:
         abstract = True
 
+    def save(self, *args, **kwargs):
+        _check_reseller(self, current_reseller_id())
+        super().save(*args, **kwargs)
+
     def full_clean(self, *args, **kwargs):
         if self.reseller_id is None:
             self.reseller_id = current_reseller_id()
         super().full_clean(*args, **kwargs)
-
-    def save(self, *args, **kwargs):
-        _check_reseller(self, current_reseller_id())
-        super().save(*args, **kwargs)
