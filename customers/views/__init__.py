@@ -1,0 +1,19 @@
+from .listing import CustomerCreateView, CustomerListView, CustomerSummaryView
+from .profile import (
+    AlertReadView,
+    CustomerActivityView,
+    CustomerDetailView,
+    CustomerGeneralView,
+    CustomerMixin,
+)
+
+__all__ = [
+    "AlertReadView",
+    "CustomerActivityView",
+    "CustomerCreateView",
+    "CustomerDetailView",
+    "CustomerGeneralView",
+    "CustomerListView",
+    "CustomerMixin",
+    "CustomerSummaryView",
+]
