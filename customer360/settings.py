@@ -127,12 +127,13 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
 if CELERY_BROKER_URL == "filesystem://":
     _broker_dir = DATA_DIR / "broker"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),  # kombu's default is ./control in the cwd
         "store_processed": False,
     }
 else:
@@ -160,3 +161,6 @@ LOGGING = {
 }
 
 C360_DEMO_PASSWORD_DEFAULT = "customer360-demo"
+
+# Seconds the simulated cloud provider takes per provisioning step (demo AWS account requests).
+C360_SIMULATED_PROVIDER_DELAY = float(os.environ.get("C360_SIMULATED_PROVIDER_DELAY", "2"))

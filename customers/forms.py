@@ -1,6 +1,7 @@
 from django import forms
 
-from .models import Customer
+from .cloud_accounts import check_account_number
+from .models import CloudProvider, Customer
 
 
 class StyledFormMixin:
@@ -68,3 +69,26 @@ class CustomerCreateForm(CustomerForm):
             "email": self.cleaned_data["admin_email"],
             "phone": self.cleaned_data["admin_phone"],
         }
+
+
+class CloudAccountLinkForm(StyledFormMixin, forms.Form):
+    provider = forms.ChoiceField(choices=CloudProvider.choices)
+    account_number = forms.CharField(
+        label="Account number",
+        max_length=100,
+        help_text="AWS account id, Azure subscription id, GCP project id, or Microsoft / Google tenant domain",
+    )
+    name = forms.CharField(label="Display name", max_length=200, required=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("provider") and data.get("account_number"):
+            try:
+                data["account_number"] = check_account_number(data["provider"], data["account_number"])
+            except forms.ValidationError as exc:
+                self.add_error("account_number", exc)
+        return data
+
+
+class AwsAccountRequestForm(StyledFormMixin, forms.Form):
+    name = forms.CharField(label="Account name", max_length=200, help_text="e.g. Production, Sandbox")

@@ -79,7 +79,8 @@ def paginate(queryset, *, field: str, descending: bool, token: str | None, per_p
     return KeysetPage(rows=rows, next_token=next_token, prev_token=prev_token, is_first=is_first)
 
 
-def capped_count(queryset, cap: int = COUNT_CAP) -> tuple[int, bool]:
+def capped_count(queryset, cap: int | None = None) -> tuple[int, bool]:
     """(count, exact): counts at most cap+1 rows, so the total never costs a full scan."""
+    cap = COUNT_CAP if cap is None else cap
     n = queryset.order_by()[: cap + 1].count()
     return (min(n, cap), n <= cap)

@@ -1,3 +1,4 @@
+from .cloud_accounts import CloudAccountsView
 from .listing import CustomerCreateView, CustomerListView, CustomerSummaryView
 from .profile import (
     AlertReadView,
@@ -8,6 +9,7 @@ from .profile import (
 )
 
 __all__ = [
+    "CloudAccountsView",
     "AlertReadView",
     "CustomerActivityView",
     "CustomerCreateView",
