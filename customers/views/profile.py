@@ -10,6 +10,7 @@ from customer360.mixins import HtmxPartialMixin, ResellerViewMixin
 
 from .. import services
 from ..forms import CustomerForm
+from ..actuals import customer_actuals
 from ..keyset import paginate
 from ..models import ActivityLog, Alert
 
@@ -38,6 +39,7 @@ class CustomerDetailView(CustomerMixin, TemplateView):
         ctx = super().get_context_data(**kwargs)
         c = self.customer
         ctx["admin_contact"] = c.contacts.filter(is_admin=True).first()
+        ctx["actuals"] = customer_actuals(c)
         ctx["alerts"] = c.alerts.all()[:10]
         ctx["activity"] = c.activity.all()[:15]
         ctx["recent_changes"] = c.activity.exclude(changes={})[:5]
