@@ -82,6 +82,11 @@ class Customer(TenantModel):
     def __str__(self):
         return self.name
 
+    @property
+    def address_display(self) -> str:
+        parts = [self.address_line1, self.address_line2, self.city, " ".join(filter(None, [self.region, self.postal_code]))]
+        return ", ".join(p for p in parts if p) + (f" ({self.country})" if self.country else "")
+
 
 class Contact(TenantModel):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts")
