@@ -25,9 +25,8 @@ class Kpi:
     def trend_pct(self):
         if self.previous in (None, 0):
             return None
-        return quantize(
-            (Decimal(self.value) - Decimal(self.previous)) * 100 / Decimal(self.previous), Decimal("0.1")
-        )
+        change = (Decimal(self.value) - Decimal(self.previous)) * 100 / Decimal(self.previous)
+        return quantize(change, exp=Decimal("0.1"))
 
 
 def _month_start(d: date) -> date:
@@ -61,23 +60,15 @@ def customer_actuals(customer, today: date | None = None) -> list[Kpi]:
     days_in_month = calendar.monthrange(today.year, today.month)[1]
     forecast = sums["mtd"] * days_in_month / today.day
     cur = customer.currency
+
+    def q(amount):
+        return quantize(amount, cur)
+
     return [
-        Kpi(
-            "Month-to-date spend",
-            quantize(sums["mtd"]),
-            cur,
-            quantize(sums["last_mtd"]),
-            "vs same days last month",
-        ),
-        Kpi(
-            "Last month",
-            quantize(sums["last_month"]),
-            cur,
-            quantize(sums["month_before"]),
-            "vs the month before",
-        ),
-        Kpi("Forecast for the month", quantize(forecast), cur, quantize(sums["last_month"]), "vs last month"),
+        Kpi("Month-to-date spend", q(sums["mtd"]), cur, q(sums["last_mtd"]), "vs same days last month"),
+        Kpi("Last month", q(sums["last_month"]), cur, q(sums["month_before"]), "vs the month before"),
+        Kpi("Forecast for the month", q(forecast), cur, q(sums["last_month"]), "vs last month"),
         Kpi("Active subscriptions", customer.active_subscription_count),
         Kpi("Cloud accounts", customer.cloud_account_count),
-        Kpi("Available credit", quantize(customer.credit_limit), cur, None, "credit limit less balance due"),
+        Kpi("Available credit", q(customer.credit_limit), cur, None, "credit limit less balance due"),
     ]

@@ -9,8 +9,8 @@ from django.views.generic import FormView, TemplateView
 from customer360.mixins import HtmxPartialMixin, ResellerViewMixin
 
 from .. import services
-from ..forms import CustomerForm
 from ..actuals import customer_actuals
+from ..forms import CustomerForm
 from ..keyset import paginate
 from ..models import ActivityLog, Alert
 
