@@ -2,11 +2,13 @@ import django_filters
 from django import forms
 from django.db.models import Q
 
+from .forms_custom_fields import add_custom_field_filters
 from .models import CloudAccount, CloudProvider, Customer
 
-# Account numbers are matched by prefix; more matches than this only happen for very short
-# prefixes, where the name match dominates anyway.
-ACCOUNT_MATCH_LIMIT = 2000
+# Up to this many customers found only by account number are passed as a literal id list (fast);
+# beyond it (very short prefixes) the search falls back to a subquery. Measured in docs/benchmarks.md:
+# past ~100 ids PostgreSQL abandons the indexes for a scan of the reseller's customers.
+ACCOUNT_MATCH_LIMIT = 50
 
 
 class CustomerFilterSet(django_filters.FilterSet):
@@ -23,19 +25,34 @@ class CustomerFilterSet(django_filters.FilterSet):
         model = Customer
         fields = ["q", "provider", "status"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # cf_<key> filters of the reseller's custom fields (one query for the definitions per request).
+        self.custom_field_filters = add_custom_field_filters(self)
+
     def search(self, queryset, name, value):
         """Name (any part, any case) or cloud account number (exact or prefix)."""
         value = value.strip()
         if not value:
             return queryset
-        # Resolve account-number matches first, so the main query is an index-friendly OR of the
-        # name trigram index and a primary-key list (an IN (subquery) inside OR scans every row).
-        customer_ids = list(
-            CloudAccount.objects.filter(account_id__startswith=value.lower())
-            .values_list("customer_id", flat=True)
-            .distinct()[:ACCOUNT_MATCH_LIMIT]
+        # Account-number matches whose name does not already match, resolved first: the main query is
+        # then an index-friendly OR of the name trigram index and a short primary-key list (an
+        # IN (subquery) inside an OR makes PostgreSQL scan every customer of the reseller).
+        extra_ids = list(
+            dict.fromkeys(
+                CloudAccount.objects.filter(account_id__startswith=value.lower())
+                .exclude(customer__name__icontains=value)
+                .order_by()
+                .values_list("customer_id", flat=True)[: ACCOUNT_MATCH_LIMIT + 1]
+            )
         )
-        return queryset.filter(Q(name__icontains=value) | Q(id__in=customer_ids))
+        if len(extra_ids) > ACCOUNT_MATCH_LIMIT:
+            # A very short prefix: stay correct with the subquery (slower, but no match is dropped).
+            accounts = CloudAccount.objects.filter(account_id__startswith=value.lower()).values("customer_id")
+            return queryset.filter(Q(name__icontains=value) | Q(id__in=accounts))
+        if not extra_ids:
+            return queryset.filter(name__icontains=value)
+        return queryset.filter(Q(name__icontains=value) | Q(id__in=extra_ids))
 
     def filter_provider(self, queryset, name, value):
         return queryset.filter(providers__overlap=list(value)) if value else queryset

@@ -11,6 +11,7 @@ from django.db.models import BooleanField
 from django.db.models.expressions import RawSQL
 
 COUNT_CAP = 10_000
+FILTERED_COUNT_CAP = 1_000
 
 
 @dataclass

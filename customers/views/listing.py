@@ -11,7 +11,7 @@ from customer360.mixins import HtmxPartialMixin, ResellerViewMixin
 from .. import services
 from ..filtersets import CustomerFilterSet
 from ..forms import CustomerCreateForm, CustomerForm
-from ..keyset import capped_count, paginate
+from ..keyset import FILTERED_COUNT_CAP, capped_count, paginate
 from ..models import Alert, CloudAccount
 from .profile import CustomerMixin
 
@@ -64,7 +64,10 @@ class CustomerListView(ResellerViewMixin, HtmxPartialMixin, TemplateView):
             token=params.get("page"),
             per_page=per_page,
         )
-        total, exact = capped_count(queryset)
+        # A filtered count reads every match up to the cap through the filter's index, so it gets a
+        # lower cap than the plain list, whose count is an index-only scan.
+        filtered = filterset.is_valid() and any(filterset.form.cleaned_data.values())
+        total, exact = capped_count(queryset, cap=FILTERED_COUNT_CAP if filtered else None)
         base = params.copy()
         base.pop("page", None)
         ctx.update(

@@ -239,3 +239,12 @@ def test_create_customer_with_bad_input_shows_the_error_at_the_field_and_saves_n
             and Contact.objects.count() == 0
             and ActivityLog.objects.count() == 0
         )
+
+
+def test_a_short_prefix_matching_many_accounts_drops_no_customer(owner_client, reseller, monkeypatch):
+    monkeypatch.setattr("customers.filtersets.ACCOUNT_MATCH_LIMIT", 1)
+    with_accounts(reseller, "First", ("aws", "777000000001"))
+    with_accounts(reseller, "Second", ("aws", "777000000002"), ("aws", "777000000003"))
+    with_accounts(reseller, "Third", ("aws", "888000000001"))
+    assert names(owner_client.get(LIST, {"q": "777"})) == ["First", "Second"]
+    assert b"2 customers" in owner_client.get(LIST, {"q": "777"}).content
