@@ -7,5 +7,3 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "customer360.settings")
 app = Celery("customer360")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-# Modules with tasks that are not named tasks.py.
-app.conf.imports = ("customers.provisioning",)

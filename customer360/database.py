@@ -1,11 +1,14 @@
-"""Where the database is: DATABASE_URL when set, otherwise an embedded PostgreSQL (pgserver).
+"""Where the database is: DATABASE_URL when set, otherwise an embedded PostgreSQL.
 
-The embedded server keeps its data under `.data/pgdata` in the checkout (git-ignored), so a new user
-needs no PostgreSQL installation. Every process (web, worker, manage.py) that starts without
-DATABASE_URL attaches to the same embedded server.
+The embedded server (the `pgserver` wheel) keeps its data under `.data/pgdata` in the checkout
+(git-ignored), so a new user needs no PostgreSQL installation. Every process (web, worker, manage.py,
+pytest) that starts without DATABASE_URL attaches to the same embedded server, on a Unix socket only.
+pgserver's build lacks the contrib extensions; objects that need one are skipped there (see
+customer360/migration_ops.py).
 """
 
 import os
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -13,18 +16,31 @@ import dj_database_url
 EMBEDDED_DB_NAME = "customer360"
 
 
-def embedded_database_url(base_dir: Path) -> str:
-    import pgserver  # imported lazily: only needed when no DATABASE_URL is given
+def _pgserver():
+    with warnings.catch_warnings():
+        # platformdirs warns on import when XDG_RUNTIME_DIR is unset (CI, containers); it falls back fine.
+        warnings.simplefilter("ignore")
+        import pgserver  # imported lazily: only needed when no DATABASE_URL is given
+    return pgserver
 
+
+def embedded_database_url(base_dir: Path) -> str:
+    module = _pgserver()
     data_dir = base_dir / ".data" / "pgdata"
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    # cleanup_mode=None leaves the server running for the next process (web, worker, tests).
-    server = pgserver.get_server(data_dir, cleanup_mode=None)
-    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DB_NAME}';")
-    if "1 row" not in exists:
-        server.psql(f"CREATE DATABASE {EMBEDDED_DB_NAME};")
-    uri = server.get_uri(EMBEDDED_DB_NAME)
-    return uri
+    try:
+        # cleanup_mode=None leaves the server running for the next process (web, worker, tests).
+        server = module.get_server(data_dir, cleanup_mode=None)
+        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DB_NAME}';")
+        if "1 row" not in exists:
+            server.psql(f"CREATE DATABASE {EMBEDDED_DB_NAME};")
+        return server.get_uri(EMBEDDED_DB_NAME)
+    except Exception as exc:  # initdb, pg_ctl and psql fail in many ways; each means the same here
+        reason = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+        raise SystemExit(
+            f"customer360: cannot start the embedded PostgreSQL in .data/pgdata ({reason}); "
+            "see .data/pgdata/log, or set DATABASE_URL"
+        ) from exc
 
 
 def database_config(base_dir: Path) -> dict:

@@ -78,6 +78,10 @@ def do_update_customer(actor, customer: Customer, **fields) -> dict:
             customer=customer,
             changes=changes,
         )
+    if "saas_credit_threshold" in changes:
+        from .services_credit import do_check_credit_threshold
+
+        do_check_credit_threshold(customer, actor=actor)
     return changes
 
 
@@ -147,7 +151,7 @@ def do_link_cloud_account(actor, customer: Customer, *, provider: str, account_n
 @transaction.atomic
 def do_request_aws_account(actor, customer: Customer, *, name: str):
     """File a request for a new AWS account; a worker takes it through provisioning."""
-    from .provisioning import provision_requested_account
+    from .tasks import provision_requested_account
 
     name = name.strip()
     if not name:

@@ -6,10 +6,31 @@ app_name = "customers"
 urlpatterns = [
     path("", views.CustomerListView.as_view(), name="list"),
     path("new/", views.CustomerCreateView.as_view(), name="create"),
+    path("custom-fields/", views.CustomFieldListView.as_view(), name="custom-fields"),
+    path("custom-fields/new/", views.CustomFieldCreateView.as_view(), name="custom-field-create"),
+    path(
+        "custom-fields/<uuid:definition_id>/", views.CustomFieldEditView.as_view(), name="custom-field-edit"
+    ),
+    path(
+        "custom-fields/<uuid:definition_id>/delete/",
+        views.CustomFieldDeleteView.as_view(),
+        name="custom-field-delete",
+    ),
     path("<uuid:customer_id>/", views.CustomerDetailView.as_view(), name="detail"),
     path("<uuid:customer_id>/summary/", views.CustomerSummaryView.as_view(), name="summary"),
     path("<uuid:customer_id>/general/", views.CustomerGeneralView.as_view(), name="general"),
     path("<uuid:customer_id>/cloud-accounts/", views.CloudAccountsView.as_view(), name="cloud-accounts"),
+    path(
+        "<uuid:customer_id>/custom-fields/",
+        views.CustomerCustomFieldsView.as_view(),
+        name="custom-fields-customer",
+    ),
+    path("<uuid:customer_id>/options/", views.CustomerOptionsView.as_view(), name="options"),
     path("<uuid:customer_id>/activity/", views.CustomerActivityView.as_view(), name="activity"),
     path("<uuid:customer_id>/alerts/<uuid:alert_id>/read/", views.AlertReadView.as_view(), name="alert-read"),
 ]
+
+# The Cloud Billing menu of the profile is the billing app's page (pricebooks per provider).
+from billing.views import CustomerCloudBillingView  # noqa: E402
+
+urlpatterns.append(path("<uuid:customer_id>/cloud-billing/", CustomerCloudBillingView.as_view(), name="cloud-billing"))

@@ -49,8 +49,16 @@ class Customer(TenantModel):
     payment_terms_days = models.PositiveSmallIntegerField("payment terms (days)", default=30)
     credit_limit = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
     saas_credit_threshold = models.DecimalField(
-        "SaaS credit threshold", max_digits=14, decimal_places=2, null=True, blank=True
+        "SaaS credit threshold",
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Raise an alert and email the admin contact when this month's SaaS spend reaches this amount.",
     )
+    # True from the moment SaaS spend crosses the threshold until it falls back under it (a new month,
+    # a raised threshold): the alert is raised once per crossing, not on every check.
+    saas_threshold_alerted = models.BooleanField(default=False, db_default=False, editable=False)
     # Denormalised list columns, kept up to date by the service functions, so the customer list can
     # sort and filter 200,000 rows on indexed columns instead of aggregating on every page.
     providers = ArrayField(models.CharField(max_length=10), default=list, blank=True)
@@ -84,7 +92,12 @@ class Customer(TenantModel):
 
     @property
     def address_display(self) -> str:
-        parts = [self.address_line1, self.address_line2, self.city, " ".join(filter(None, [self.region, self.postal_code]))]
+        parts = [
+            self.address_line1,
+            self.address_line2,
+            self.city,
+            " ".join(filter(None, [self.region, self.postal_code])),
+        ]
         return ", ".join(p for p in parts if p) + (f" ({self.country})" if self.country else "")
 
 
@@ -127,8 +140,11 @@ class CloudAccount(TenantModel):
     class Meta:
         ordering = ["provider", "account_id"]
         indexes = [
+            # Prefix search on account numbers within one reseller (the search box of the list).
             models.Index(
-                fields=["account_id"], opclasses=["varchar_pattern_ops"], name="cloudaccount_id_prefix"
+                fields=["reseller", "account_id"],
+                opclasses=["uuid_ops", "varchar_pattern_ops"],
+                name="cloudaccount_reseller_prefix",
             ),
             models.Index(fields=["customer", "provider"], name="cloudaccount_customer"),
         ]

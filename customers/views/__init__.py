@@ -1,5 +1,13 @@
 from .cloud_accounts import CloudAccountsView
+from .custom_fields import (
+    CustomerCustomFieldsView,
+    CustomFieldCreateView,
+    CustomFieldDeleteView,
+    CustomFieldEditView,
+    CustomFieldListView,
+)
 from .listing import CustomerCreateView, CustomerListView, CustomerSummaryView
+from .options import CustomerOptionsView
 from .profile import (
     AlertReadView,
     CustomerActivityView,
@@ -18,4 +26,10 @@ __all__ = [
     "CustomerListView",
     "CustomerMixin",
     "CustomerSummaryView",
+    "CustomerCustomFieldsView",
+    "CustomFieldCreateView",
+    "CustomFieldDeleteView",
+    "CustomFieldEditView",
+    "CustomFieldListView",
+    "CustomerOptionsView",
 ]

@@ -13,6 +13,7 @@ from ..filtersets import CustomerFilterSet
 from ..forms import CustomerCreateForm, CustomerForm
 from ..keyset import FILTERED_COUNT_CAP, capped_count, paginate
 from ..models import Alert, CloudAccount
+from ..services_custom_fields import custom_field_params
 from .profile import CustomerMixin
 
 # sort parameter -> model field; "-name" sorts descending.
@@ -92,7 +93,8 @@ class CustomerListView(ResellerViewMixin, HtmxPartialMixin, TemplateView):
             next_url=_with(base, page=page.next_token) if page.next_token else None,
             prev_url=_with(base, page=page.prev_token) if page.prev_token else None,
             first_url=_with(base) if not page.is_first else None,
-            has_filters=any(params.get(k) for k in ("q", "provider", "status")),
+            has_filters=any(params.get(k) for k in ("q", "provider", "status"))
+            or bool(custom_field_params(params)),
         )
         return ctx
 

@@ -13,6 +13,7 @@ from ..actuals import customer_actuals
 from ..forms import CustomerForm
 from ..keyset import paginate
 from ..models import ActivityLog, Alert
+from ..services_custom_fields import custom_field_values_for
 
 
 class CustomerMixin(ResellerViewMixin):
@@ -40,6 +41,7 @@ class CustomerDetailView(CustomerMixin, TemplateView):
         c = self.customer
         ctx["admin_contact"] = c.contacts.filter(is_admin=True).first()
         ctx["actuals"] = customer_actuals(c)
+        ctx["custom_values"] = custom_field_values_for(c)
         ctx["alerts"] = c.alerts.all()[:10]
         ctx["activity"] = c.activity.all()[:15]
         ctx["recent_changes"] = c.activity.exclude(changes={})[:5]

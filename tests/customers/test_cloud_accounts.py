@@ -134,7 +134,7 @@ def test_requested_aws_account_is_provisioned_by_a_real_worker(owner_client, res
 
 @pytest.mark.django_db
 def test_provisioning_twice_changes_nothing_the_second_time(reseller, in_scope, settings):
-    from customers.provisioning import provision_requested_account
+    from customers.tasks import provision_requested_account
 
     settings.C360_SIMULATED_PROVIDER_DELAY = 0
     customer = CustomerFactory(reseller=reseller)

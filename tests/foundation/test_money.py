@@ -26,7 +26,7 @@ def test_money_never_mixes_currencies():
     assert Money(Decimal("1.005"), "usd") + Money(Decimal("2"), "USD") == Money(Decimal("3.01"), "USD")
 
 
-@given(st.decimals(min_value=-10**9, max_value=10**9, allow_nan=False, places=6))
+@given(st.decimals(min_value=-(10**9), max_value=10**9, allow_nan=False, places=6))
 def test_rounding_moves_an_amount_by_at_most_half_a_cent(amount):
     rounded = quantize(amount, "USD")
     assert abs(rounded - amount) <= Decimal("0.005")
