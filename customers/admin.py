@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from customer360.admin_base import TenantAdmin
 
-from .models import ActivityLog, Alert, CloudAccount, Contact, Customer
+from .models import ActivityLog, Alert, CloudAccount, Contact, Customer, CustomFieldDefinition, TestDrive
 
 
 class ContactInline(admin.TabularInline):
@@ -43,4 +43,17 @@ class ActivityLogAdmin(TenantAdmin):
 class AlertAdmin(TenantAdmin):
     list_display = ("title", "customer", "kind", "severity", "is_read", "created_at")
     list_filter = ("kind", "severity", "is_read")
+    raw_id_fields = ("customer",)
+
+
+@admin.register(CustomFieldDefinition)
+class CustomFieldDefinitionAdmin(TenantAdmin):
+    list_display = ("label", "key", "type", "required")
+    search_fields = ("label", "key")
+
+
+@admin.register(TestDrive)
+class TestDriveAdmin(TenantAdmin):
+    list_display = ("customer", "status", "started_on", "expires_on")
+    list_filter = ("status",)
     raw_id_fields = ("customer",)

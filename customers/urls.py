@@ -1,5 +1,7 @@
 from django.urls import path
 
+from billing.views import CustomerCloudBillingView
+
 from . import views
 
 app_name = "customers"
@@ -26,11 +28,8 @@ urlpatterns = [
         name="custom-fields-customer",
     ),
     path("<uuid:customer_id>/options/", views.CustomerOptionsView.as_view(), name="options"),
+    # The profile's Cloud Billing menu is the billing app's page (pricebooks per provider).
+    path("<uuid:customer_id>/cloud-billing/", CustomerCloudBillingView.as_view(), name="cloud-billing"),
     path("<uuid:customer_id>/activity/", views.CustomerActivityView.as_view(), name="activity"),
     path("<uuid:customer_id>/alerts/<uuid:alert_id>/read/", views.AlertReadView.as_view(), name="alert-read"),
 ]
-
-# The Cloud Billing menu of the profile is the billing app's page (pricebooks per provider).
-from billing.views import CustomerCloudBillingView  # noqa: E402
-
-urlpatterns.append(path("<uuid:customer_id>/cloud-billing/", CustomerCloudBillingView.as_view(), name="cloud-billing"))

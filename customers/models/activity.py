@@ -58,7 +58,9 @@ class Alert(TenantModel):
     message = models.TextField(blank=True)
     is_read = models.BooleanField(default=False)
     read_at = models.DateTimeField(null=True, blank=True)
-    emailed_at = models.DateTimeField(null=True, blank=True, help_text="when the customer's contact was emailed")
+    emailed_at = models.DateTimeField(
+        null=True, blank=True, help_text="when the customer's contact was emailed"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
