@@ -17,16 +17,27 @@ class DailySpend(TenantModel):
     currency = models.CharField(max_length=3)
     cost = models.DecimalField(max_digits=16, decimal_places=4, default=Decimal("0"))
     price = models.DecimalField(max_digits=16, decimal_places=4, default=Decimal("0"))
-    is_saas = models.BooleanField(default=False, help_text="SaaS (marketplace) spend, counted against the credit threshold")
+    is_saas = models.BooleanField(
+        default=False, help_text="SaaS (marketplace) spend, counted against the credit threshold"
+    )
 
     class Meta:
         ordering = ["-day"]
         indexes = [models.Index(fields=["customer", "day"], name="dailyspend_customer_day")]
         constraints = [
             models.UniqueConstraint(
-                fields=["customer", "day", "provider", "currency", "is_saas"], name="dailyspend_one_row_per_key"
+                fields=["customer", "day", "provider", "currency", "is_saas"],
+                name="dailyspend_one_row_per_key",
             ),
         ]
 
     def __str__(self):
         return f"{self.customer_id} {self.day} {self.provider}: {self.price} {self.currency}"
+
+
+# Pricebooks (issue 4) live in their own modules; importing them here registers them with the app.
+from .models_changes import PricebookAssignment, PricebookChange  # noqa: E402
+from .models_pricebook import BillingPeriod, ExchangeRate, Pricebook, PricebookRule  # noqa: E402
+
+__all__ = ["BillingPeriod", "DailySpend", "ExchangeRate", "Pricebook", "PricebookAssignment"]
+__all__ += ["PricebookChange", "PricebookRule"]

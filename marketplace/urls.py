@@ -1,4 +1,10 @@
-"""URLs of the marketplace app. Its pages arrive with their issues; the prefix is reserved in customer360/urls.py."""
+"""URLs of the marketplace app (the catalog; buying arrives with its issue)."""
+
+from django.urls import path
+
+from . import views
 
 app_name = "marketplace"
-urlpatterns = []
+urlpatterns = [
+    path("catalog/", views.CatalogView.as_view(), name="catalog"),
+]

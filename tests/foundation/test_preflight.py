@@ -5,8 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 BASE_DIR = Path(__file__).resolve().parents[2]
 
 
@@ -45,15 +43,3 @@ def test_a_database_url_that_is_not_postgresql_is_refused():
     result = run_preflight(DATABASE_URL="sqlite:///db.sqlite3")
     assert result.returncode == 1
     assert result.stderr == "customer360: DATABASE_URL must point at PostgreSQL (postgresql://...)\n"
-
-
-def test_embedded_data_of_another_postgresql_major_version_is_refused(tmp_path):
-    from customer360.database import embedded_database_url
-
-    pgdata = tmp_path / ".data" / "pgdata"
-    pgdata.mkdir(parents=True)
-    (pgdata / "PG_VERSION").write_text("9\n")
-    with pytest.raises(SystemExit) as stopped:
-        embedded_database_url(tmp_path)
-    assert str(stopped.value.code).startswith("customer360: .data/pgdata holds PostgreSQL 9 data but ")
-    assert "delete .data/pgdata" in str(stopped.value.code)

@@ -21,6 +21,7 @@ from accounts.models import Reseller, User
 from customer360.tenancy import TenantModel, tenant_scope
 from customers import demo
 from customers.models import ActivityLog, Alert, CloudAccount, CloudProvider, Contact, Customer
+from marketplace.demo_catalog import seed_catalog
 
 
 class Command(BaseCommand):
@@ -83,6 +84,11 @@ class Command(BaseCommand):
             password=password,
             big_reseller_customers=big,
             log=self.stdout.write if opts["verbosity"] >= 1 else None,
+        )
+        catalog = seed_catalog(opts["seed"])
+        self.stdout.write(
+            f"Catalog: {catalog['providers']} providers, {catalog['plans']} plans; authorizations and "
+            f"pricebooks for {catalog['resellers']} resellers."
         )
         self.stdout.write(
             self.style.SUCCESS(
