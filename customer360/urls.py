@@ -4,6 +4,10 @@ from django.urls import include, path
 
 from . import views
 
+admin.site.site_header = "Customer360 administration"
+admin.site.site_title = "Customer360 admin"
+admin.site.index_title = "Catalog, pricebooks and platform data"
+
 urlpatterns = [
     path("", views.DashboardView.as_view(), name="dashboard"),
     path(

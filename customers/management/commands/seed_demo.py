@@ -162,6 +162,8 @@ def seed(*, resellers, customers, seed, password, big_reseller_customers=None, l
                     full_name=f"{rng.choice(demo.FIRST_NAMES)} {rng.choice(demo.SURNAMES)}",
                     reseller=reseller,
                     role=role,
+                    # Owners and billing users configure their pricebooks in the admin site.
+                    is_staff=role in ("owner", "billing"),
                     date_joined=created,
                 )
                 for role, email in demo.login_emails(slug)
