@@ -71,7 +71,7 @@ class User(AbstractBaseUser, PermissionsMixin):
             # Reseller users have a reseller and a role; only platform staff have neither.
             models.CheckConstraint(
                 condition=models.Q(is_superuser=True, reseller__isnull=True, role="")
-                | models.Q(reseller__isnull=False, role__in=[r.value for r in Role]),
+                | models.Q(is_superuser=False, reseller__isnull=False, role__in=[r.value for r in Role]),
                 name="user_reseller_role_or_platform_staff",
             ),
         ]

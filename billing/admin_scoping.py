@@ -17,16 +17,13 @@ from django.core.exceptions import FieldDoesNotExist, PermissionDenied, Validati
 from django.urls import reverse
 
 from accounts.models import Role
+from accounts.permissions import is_platform_staff
 from customer360.tenancy import TenantModel
 from customers.models import CloudAccount, Customer
 from marketplace.models import AddOn, Plan, Product, Provider
 from marketplace.services import authorized_providers
 
 LOOKUP_URL_NAME = "billing_scoped_lookup"
-
-
-def is_platform_staff(user) -> bool:
-    return bool(user.is_active and user.is_superuser and not user.reseller_id)
 
 
 def is_reseller_admin(user) -> bool:

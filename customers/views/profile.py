@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.generic import FormView, TemplateView
 
 from customer360.mixins import HtmxPartialMixin, ResellerViewMixin
@@ -97,7 +98,12 @@ class AlertReadView(CustomerMixin, TemplateView):
             return self.render_to_response(
                 {"customer": self.customer, "alerts": self.customer.alerts.all()[:10]}
             )
-        return redirect(request.POST.get("next") or reverse("customers:detail", args=[self.customer.pk]))
+        next_url = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(
+            next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            next_url = reverse("customers:detail", args=[self.customer.pk])  # never redirect off-site
+        return redirect(next_url)
 
     def get_template_names(self):
         return ["customers/_alerts.html"]
