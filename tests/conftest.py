@@ -40,3 +40,17 @@ def owner_client(make_client, reseller):
 def in_scope():
     """in_scope(reseller): a context manager for reading tenant rows in a test's assertions."""
     return tenant_scope
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_task_queue():
+    """Tasks of this test run go to a queue of its own, so two runs sharing one Redis (developers, CI)
+    never consume each other's tasks."""
+    import os
+
+    from customer360.celery import app
+
+    before = app.conf.task_default_queue
+    app.conf.task_default_queue = f"customer360-tests-{os.getpid()}"
+    yield
+    app.conf.task_default_queue = before
