@@ -2,27 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from .models import Reseller, User
-from .permissions import is_platform_staff
-
-
-class PlatformStaffOnly:
-    """Resellers and users are platform data: only platform staff (superusers without a reseller) see
-    them, even if a reseller's admin user is ever given auth permissions through a group."""
-
-    def has_module_permission(self, request):
-        return is_platform_staff(request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return is_platform_staff(request.user)
-
-    def has_add_permission(self, request):
-        return is_platform_staff(request.user)
-
-    def has_change_permission(self, request, obj=None):
-        return is_platform_staff(request.user)
-
-    def has_delete_permission(self, request, obj=None):
-        return is_platform_staff(request.user)
+from .permissions import PlatformStaffOnly
 
 
 @admin.register(Reseller)

@@ -10,6 +10,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from accounts.permissions import PlatformStaffOnly
+
 from . import services
 from .admin_forms import AssignmentAdminForm, PreviewForm, PricebookAdminForm, RuleAdminForm
 from .admin_scoping import LOOKUP_URL_NAME, ScopedAdmin, ScopedLookupView, is_platform_staff
@@ -421,24 +423,9 @@ class BillingPeriodAdmin(ScopedAdmin):
 
 
 @admin.register(ExchangeRate)
-class ExchangeRateAdmin(admin.ModelAdmin):
+class ExchangeRateAdmin(PlatformStaffOnly, admin.ModelAdmin):
     """Platform-level: platform staff maintain the rates every reseller's pricebooks convert with."""
 
     list_display = ["currency", "rate", "effective_date"]
     list_filter = ["currency"]
     date_hierarchy = "effective_date"
-
-    def has_module_permission(self, request):
-        return is_platform_staff(request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return is_platform_staff(request.user)
-
-    def has_add_permission(self, request):
-        return is_platform_staff(request.user)
-
-    def has_change_permission(self, request, obj=None):
-        return is_platform_staff(request.user)
-
-    def has_delete_permission(self, request, obj=None):
-        return is_platform_staff(request.user)

@@ -2,6 +2,7 @@ from django import forms
 
 from .cloud_accounts import check_account_number
 from .models import CloudProvider, Customer
+from .services import CUSTOMER_EDITABLE_FIELDS
 
 
 class StyledFormMixin:
@@ -14,21 +15,7 @@ class StyledFormMixin:
 class CustomerForm(StyledFormMixin, forms.ModelForm):
     class Meta:
         model = Customer
-        fields = [
-            "name",
-            "status",
-            "currency",
-            "address_line1",
-            "address_line2",
-            "city",
-            "region",
-            "postal_code",
-            "country",
-            "payment_method",
-            "payment_terms_days",
-            "credit_limit",
-            "saas_credit_threshold",
-        ]
+        fields = CUSTOMER_EDITABLE_FIELDS
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
