@@ -41,3 +41,4 @@ from .models_pricebook import BillingPeriod, ExchangeRate, Pricebook, PricebookR
 
 __all__ = ["BillingPeriod", "DailySpend", "ExchangeRate", "Pricebook", "PricebookAssignment"]
 __all__ += ["PricebookChange", "PricebookRule"]
+from .models_usage import UsageDaily, UsageImport, UsageRow  # noqa: E402,F401

@@ -164,6 +164,7 @@ C360_DEMO_PASSWORD_DEFAULT = "customer360-demo"
 
 # Seconds the simulated cloud provider takes per provisioning step (demo AWS account requests).
 C360_SIMULATED_PROVIDER_DELAY = float(os.environ.get("C360_SIMULATED_PROVIDER_DELAY", "2"))
+C360_SIMULATED_FAILURE_RATE = float(os.environ.get("C360_SIMULATED_FAILURE_RATE", "0"))
 
 # Celery beat (`celery -A customer360 beat`): periodic tasks. Expiry is also checked by date when a
 # test drive is used, so a late or missed run only delays the status change, log entry and alert.
@@ -177,6 +178,10 @@ CELERY_BEAT_SCHEDULE = {
     "check-credit-thresholds": {
         "task": "customers.tasks.check_credit_thresholds",
         "schedule": crontab(hour=0, minute=30),
+    },
+    "renew-subscriptions": {
+        "task": "marketplace.tasks.renew_subscriptions",
+        "schedule": crontab(hour=0, minute=45),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")  # beat's state, not in the checkout

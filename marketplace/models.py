@@ -223,3 +223,18 @@ class ResellerAuthorization(TenantModel):
 
     def __str__(self):
         return f"{self.provider} authorized"
+
+
+# Carts, orders and subscriptions live in their own module (size); Django finds them through this import.
+from .models_orders import (  # noqa: E402,F401
+    Cart,
+    CartLine,
+    LicenseAssignment,
+    LicenseCharge,
+    Order,
+    OrderCounter,
+    OrderLine,
+    StatusChange,
+    Subscription,
+    SubscriptionAddOn,
+)

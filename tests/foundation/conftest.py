@@ -1,5 +1,6 @@
 """Two resellers with marked data, for the tenancy matrix and the role tests."""
 
+import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -8,7 +9,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Reseller, Role, User
-from billing.models import DailySpend
+from billing.models import DailySpend, UsageDaily, UsageImport, UsageRow
 from customer360.tenancy import platform_scope, tenant_scope
 from customers.models import (
     ActivityLog,
@@ -34,6 +35,7 @@ from ..factories import (
     ResellerFactory,
     UserFactory,
 )
+from ..marketplace.factories_orders import order_rows_for
 from .urlwalk import tenant_models
 
 # Text planted in reseller A's rows; no response to anyone else may contain it (compared lowercased).
@@ -59,7 +61,9 @@ class Tenant:
 
     @property
     def ids(self) -> list:
-        return [str(o.pk) for o in (self.reseller, self.owner, *self.objects.values())]
+        # Integer keys (billing.UsageRow's BigAutoField) are no secret: "5" is on every page.
+        objs = (self.reseller, self.owner, *self.objects.values())
+        return [str(o.pk) for o in objs if not isinstance(o.pk, int)]
 
     @property
     def secrets(self) -> list:
@@ -130,6 +134,19 @@ def build_tenant(marker: str, slug: str, account_domain: str, spend: Decimal) ->
             cost=spend / 2,
             price=spend,
         )
+        usage_import = UsageImport.objects.create(
+            original_name=f"{marker}-usage.csv", file=f"usage_imports/{low}.csv", status=UsageImport.Status.DONE,
+            error=f"{marker} note", rows_read=1, rows_new=1, rows_unmatched=1,
+        )  # fmt: skip
+        usage_row = UsageRow.objects.create(
+            usage_import=usage_import, line_no=2, fingerprint=uuid.uuid4(), provider=CloudProvider.GCP,
+            sub_account_id=f"{low}-project", billing_account_id=f"{low}-billing", usage_date=today,
+            service_name=f"{marker} Compute", cost=Decimal("1.5"),
+        )  # fmt: skip
+        usage_daily = UsageDaily.objects.create(
+            customer=customer, cloud_account=account, day=today, provider=CloudProvider.M365,
+            service_name=f"{marker} Service", currency="USD", cost=Decimal("1"), price=Decimal("2"),
+        )  # fmt: skip
     tenant = Tenant(reseller=reseller, marker=marker, owner=owner, spend=spend)
     tenant.objects = {
         Customer: customer,
@@ -141,7 +158,11 @@ def build_tenant(marker: str, slug: str, account_domain: str, spend: Decimal) ->
         CustomFieldValue: value,
         TestDrive: drive,
         DailySpend: spend_row,
+        UsageImport: usage_import,
+        UsageRow: usage_row,
+        UsageDaily: usage_daily,
         **billing_rows_for(reseller, customer, account, marker),
+        **order_rows_for(reseller, customer, account, owner, marker),
     }
     # Tenant models added later get whatever row of this reseller exists, so the checks can name
     # them; test_world_has_a_row_of_every_tenant_model says when one has none.

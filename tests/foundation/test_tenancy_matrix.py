@@ -38,12 +38,14 @@ from django.test import override_settings
 from django.urls import Resolver404, resolve, reverse
 
 from accounts.models import Reseller, User
+from billing.models import UsageImport
 from customer360.tenancy import TenantModel
 from customers import services
 from customers.models import Alert, CloudAccount, Customer, CustomFieldDefinition
+from marketplace.models import CartLine, Order, Subscription
 
 from .conftest import MARKER_A
-from .urlwalk import changed_tables, fingerprint, response_text, tenant_models, walk
+from .urlwalk import changed_tables, response_text, tenant_digest, tenant_models, walk
 
 pytestmark = pytest.mark.django_db
 
@@ -61,6 +63,11 @@ KWARG_SOURCES = {
     "customer_id": Customer,
     "alert_id": Alert,
     "definition_id": CustomFieldDefinition,
+    "subscription_id": Subscription,  # marketplace: Managed Products
+    "line_id": CartLine,
+    "order_id": Order,
+    "provider_code": Fixed("m365"),  # a catalog provider both resellers are authorized for
+    "import_id": UsageImport,
 }
 
 # The reviewed list of patterns the matrix does not request, by name (or "<unnamed route>"), with why.
@@ -329,7 +336,7 @@ class Probe:
         self.who = who
         self.check_marker = check_marker
         self.problems = []
-        self.state = fingerprint()
+        self.state = tenant_digest()
 
     def fail(self, route, text):
         self.problems.append(Problem(route.key, f"{self.who}: {text}"))
@@ -356,7 +363,7 @@ class Probe:
                 if needle in text:
                     self.fail(route, f"{label} answered {response.status_code} with A's {needle!r} in it")
             response.text_lower = text
-        after = fingerprint()
+        after = tenant_digest()
         changed = changed_tables(self.state, after, watch)
         if changed:
             whose = f"reseller {watch.name}'s" if watch is not None else "these"

@@ -148,7 +148,7 @@ def tenant_models():
     return [m for m in apps.get_models() if issubclass(m, TenantModel)]
 
 
-def fingerprint() -> dict:
+def tenant_digest() -> dict:
     """{(table, reseller id): digest} of every tenant row, every reseller and every user.
 
     Read with SQL, so no tenant scope applies. Keyed by reseller, so a check can ask "did reseller A's

@@ -18,10 +18,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
 from accounts.models import Reseller, User
+from billing.demo_usage import seed_usage
 from customer360.tenancy import TenantModel, tenant_scope
 from customers import demo
 from customers.models import ActivityLog, Alert, CloudAccount, CloudProvider, Contact, Customer
 from marketplace.demo_catalog import seed_catalog
+from marketplace.demo_orders import seed_orders
 
 
 class Command(BaseCommand):
@@ -44,6 +46,12 @@ class Command(BaseCommand):
             type=int,
             metavar="M",
             help="the first reseller gets M customers instead (for benchmarks, e.g. 200000)",
+        )
+        parser.add_argument(
+            "--usage-months",
+            type=int,
+            default=3,
+            help="months of generated FOCUS usage to import per reseller (default 3; 0: none)",
         )
         when = parser.add_mutually_exclusive_group()
         when.add_argument(
@@ -86,9 +94,21 @@ class Command(BaseCommand):
             log=self.stdout.write if opts["verbosity"] >= 1 else None,
         )
         catalog = seed_catalog(opts["seed"])
+        orders = seed_orders(opts["seed"])
+        if opts["usage_months"] > 0:
+            # Needs the catalog (pricing) and the demo customers' cloud accounts, so it runs last.
+            usage = seed_usage(
+                opts["seed"],
+                months=opts["usage_months"],
+                log=self.stdout.write if opts["verbosity"] >= 1 else None,
+            )
+            self.stdout.write(
+                f"Usage: {usage['imports']} FOCUS imports, {usage['rows']:,} rows ({usage['unmatched']:,} unmatched)."
+            )
         self.stdout.write(
             f"Catalog: {catalog['providers']} providers, {catalog['plans']} plans; authorizations and "
-            f"pricebooks for {catalog['resellers']} resellers."
+            f"pricebooks for {catalog['resellers']} resellers; {orders['orders']} orders, "
+            f"{orders['subscriptions']} subscriptions."
         )
         self.stdout.write(
             self.style.SUCCESS(

@@ -1,0 +1,148 @@
+"""The FOCUS column mapping: which columns of a FinOps FOCUS cost-and-usage file (1.0 to 1.3) the usage
+import reads, how a provider name becomes a customers.CloudProvider code, and the SQL expressions that
+turn the staging table's text columns into usage rows.
+
+Checked against focus-data-toolkit 0.14.1's `generate` output: every provider (AWS, Azure, Google Cloud)
+writes the same column names; 1.3 adds ServiceProviderName / HostProviderName (ProviderName is deprecated
+but still written), ContractApplied and the Allocated* columns. Costs are BillingCurrency amounts; the
+pricing engine prices from USD, so only USD billing files are accepted.
+"""
+
+from dataclasses import dataclass
+
+REQUIRED = ("ChargePeriodStart", "BilledCost")
+ACCOUNT_COLUMNS = ("SubAccountId", "BillingAccountId")  # at least one
+PROVIDER_COLUMNS = ("ServiceProviderName", "ProviderName")  # first present wins (1.3: ServiceProviderName)
+
+# Optional columns read when present; an absent one is empty.
+OPTIONAL = (
+    "ProviderName", "ServiceProviderName", "SubAccountId", "BillingAccountId", "ChargePeriodEnd",
+    "ChargeCategory", "ChargeClass", "ChargeDescription", "EffectiveCost", "ListCost", "ConsumedQuantity",
+    "PricingQuantity", "BillingCurrency", "ServiceName", "ServiceCategory", "SkuId", "SkuPriceId",
+    "RegionId", "ResourceId", "CommitmentDiscountId", "Tags",
+)  # fmt: skip
+NUMERIC = ("BilledCost", "EffectiveCost", "ListCost", "ConsumedQuantity", "PricingQuantity")
+# The columns that identify a charge line, in fingerprint order (with the line's occurrence in the file).
+IDENTITY = (
+    "BillingAccountId", "SubAccountId", "ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory",
+    "ChargeClass", "ChargeDescription", "ServiceName", "SkuId", "SkuPriceId", "ResourceId", "RegionId",
+    "CommitmentDiscountId", "BilledCost", "EffectiveCost", "ListCost", "ConsumedQuantity",
+    "PricingQuantity", "Tags",
+)  # fmt: skip
+
+PROVIDER_NAMES = {
+    "aws": "aws",
+    "amazon web services": "aws",
+    "microsoft azure": "azure",
+    "azure": "azure",
+    "microsoft": "azure",
+    "google cloud": "gcp",
+    "google cloud platform": "gcp",
+    "gcp": "gcp",
+    "google": "gcp",
+}
+
+NUMBER_RE = r"^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$"
+DATE_RE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|UTC|[+-]\d{2}(:?\d{2})?)?$"
+
+
+class FocusFormatError(ValueError):
+    """The file cannot be imported; the message says why, naming lines where it can."""
+
+
+@dataclass
+class Layout:
+    """A file's header mapped onto the staging table: FOCUS column name -> staging column."""
+
+    header: list
+    columns: dict  # FOCUS name -> "c<N>"
+    focus_version: str
+
+    @property
+    def staging_columns(self) -> list:
+        return [f"c{i}" for i in range(len(self.header))]
+
+    def col(self, name: str) -> str:
+        """SQL for the column's text, NULL when empty or absent."""
+        column = self.columns.get(name)
+        return f"NULLIF(btrim(s.{column}), '')" if column else "NULL::text"
+
+
+def detect_version(header) -> str:
+    names = set(header)
+    if {"ServiceProviderName", "HostProviderName"} & names or "ContractApplied" in names:
+        return "1.3"
+    if "ChargeClass" in names or "CapacityReservationId" in names:
+        return "1.2"
+    return "1.0-1.1"
+
+
+def layout_for(header, *, provider: str = "") -> Layout:
+    """Map a header; raise FocusFormatError naming the missing required columns."""
+    header = [h.strip().lstrip("\ufeff") for h in header]
+    columns = {}
+    for i, name in enumerate(header):
+        columns.setdefault(name, f"c{i}")
+    missing = [c for c in REQUIRED if c not in columns]
+    if not any(c in columns for c in ACCOUNT_COLUMNS):
+        missing.append(" or ".join(ACCOUNT_COLUMNS))
+    if not provider and not any(c in columns for c in PROVIDER_COLUMNS):
+        missing.append(" or ".join(PROVIDER_COLUMNS) + " (or choose the provider)")
+    if missing:
+        raise FocusFormatError(
+            "This is not a FOCUS cost-and-usage file: the header (line 1) lacks the required column(s) "
+            + ", ".join(missing)
+            + "."
+        )
+    return Layout(header=header, columns=columns, focus_version=detect_version(header))
+
+
+def provider_sql(layout: Layout, provider: str = "") -> str:
+    """SQL giving the row's CloudProvider code (NULL for a provider name we do not know)."""
+    if provider:
+        return "%(forced_provider)s::text"
+    names = [layout.col(c) for c in PROVIDER_COLUMNS if c in layout.columns]
+    raw = f"lower(COALESCE({', '.join(names)}))"
+    cases = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in PROVIDER_NAMES.items())
+    return f"(CASE {raw} {cases} ELSE NULL END)"
+
+
+def number_sql(layout: Layout, name: str, default: str = "0") -> str:
+    return f"COALESCE(trim_scale({layout.col(name)}::numeric), {default})"
+
+
+def problems_sql(layout: Layout, provider: str = "") -> str:
+    """A CASE naming a row's first problem (NULL for a good row)."""
+    checks = []
+    for name in REQUIRED:
+        checks.append((f"{layout.col(name)} IS NULL", f"'{name} is empty'"))
+    start = layout.col("ChargePeriodStart")
+    checks.append((f"{start} !~ '{DATE_RE}'", f"'ChargePeriodStart is not a date: ' || left({start}, 40)"))
+    for name in NUMERIC:
+        if name in layout.columns:
+            value = layout.col(name)
+            checks.append((f"{value} !~ '{NUMBER_RE}'", f"'{name} is not a number: ' || left({value}, 40)"))
+    accounts = ", ".join(layout.col(c) for c in ACCOUNT_COLUMNS)
+    checks.append((f"COALESCE({accounts}) IS NULL", "'SubAccountId and BillingAccountId are empty'"))
+    checks.append((f"{provider_sql(layout, provider)} IS NULL", "'unknown provider name'"))
+    if "BillingCurrency" in layout.columns:
+        currency = layout.col("BillingCurrency")
+        checks.append(
+            (
+                f"upper({currency}) <> 'USD'",
+                f"'BillingCurrency ' || {currency} || ' is not supported (USD files only)'",
+            )
+        )
+    whens = " ".join(f"WHEN {cond} THEN {text}" for cond, text in checks)
+    return f"(CASE {whens} ELSE NULL END)"
+
+
+def identity_sql(layout: Layout, provider_expr: str) -> str:
+    """The text the fingerprint hashes: the provider and the identifying columns (numbers normalised)."""
+    parts = [provider_expr]
+    for name in IDENTITY:
+        if name in NUMERIC:
+            parts.append(f"trim_scale({layout.col(name)}::numeric)::text")
+        else:
+            parts.append(layout.col(name))
+    return "concat_ws('|', " + ", ".join(f"COALESCE({p}, '')" for p in parts) + ")"

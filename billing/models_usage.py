@@ -1,0 +1,157 @@
+"""Consumption data (issue 7): FOCUS cost-and-usage imports, their usage rows and the detailed daily rollup.
+
+* UsageImport: one uploaded (or command-line) file of one reseller, with its progress and its outcome.
+* UsageRow: one charge line of a file. BigAutoField pk (the table grows to many millions of rows); a
+  stable fingerprint with a unique constraint per reseller, so re-importing a file or an overlapping one
+  never counts a line twice. customer NULL: the line's account is not one of the reseller's (unmatched).
+* UsageDaily: per customer, cloud account, provider, service and charge category and day: cost, customer
+  price and quantity. billing.DailySpend (per customer, provider and day) is maintained beside it and
+  is what the KPI cards read.
+"""
+
+from decimal import Decimal
+
+from django.db import models
+from django.utils import timezone
+
+from customer360.tenancy import TenantModel
+
+
+class UsageImport(TenantModel):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        READING = "reading", "Reading the file"
+        PROCESSING = "processing", "Matching, rating and rolling up"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    file = models.FileField(upload_to="usage_imports/%Y/%m/", max_length=300)
+    original_name = models.CharField(max_length=255)
+    provider = models.CharField(
+        max_length=10, blank=True, help_text="empty: taken from each row's ProviderName"
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    focus_version = models.CharField(max_length=10, blank=True)
+    rows_read = models.BigIntegerField(default=0)
+    rows_new = models.BigIntegerField(default=0)
+    rows_duplicate = models.BigIntegerField(default=0)
+    rows_matched = models.BigIntegerField(default=0)
+    rows_unmatched = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        indexes = [models.Index(fields=["reseller", "-created_at"], name="usageimport_recent")]
+
+    def __str__(self):
+        return f"{self.original_name} ({self.get_status_display()})"
+
+    @property
+    def running(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.READING, self.Status.PROCESSING)
+
+
+class UsageRow(TenantModel):
+    id = models.BigAutoField(primary_key=True)
+    usage_import = models.ForeignKey(UsageImport, on_delete=models.CASCADE, related_name="rows")
+    line_no = models.BigIntegerField(help_text="line of the file (the header is line 1)")
+    fingerprint = models.UUIDField(help_text="md5 of the identifying columns and their occurrence")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    cloud_account = models.ForeignKey(
+        "customers.CloudAccount", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    provider = models.CharField(max_length=10)
+    billing_account_id = models.CharField(max_length=100, blank=True)
+    sub_account_id = models.CharField(max_length=100, blank=True)
+    usage_date = models.DateField()
+    charge_category = models.CharField(max_length=40, blank=True)
+    service_name = models.CharField(max_length=150, blank=True)
+    service_category = models.CharField(max_length=100, blank=True)
+    sku = models.CharField(max_length=80, blank=True)
+    region = models.CharField(max_length=60, blank=True)
+    resource_id = models.TextField(blank=True)
+    quantity = models.DecimalField(max_digits=38, decimal_places=18, default=Decimal("0"))
+    cost = models.DecimalField(max_digits=38, decimal_places=18, help_text="BilledCost, USD")
+    effective_cost = models.DecimalField(max_digits=38, decimal_places=18, default=Decimal("0"))
+    list_cost = models.DecimalField(max_digits=38, decimal_places=18, default=Decimal("0"))
+    billing_currency = models.CharField(max_length=3, default="USD")
+    # Rating (billing.pricing_sql): NULL until the row is matched and priced.
+    price = models.DecimalField(max_digits=20, decimal_places=4, null=True, blank=True)
+    price_currency = models.CharField(max_length=3, blank=True)
+    # What priced the row, for the record: no database constraint (two foreign-key checks per row on a
+    # table of millions); a deleted pricebook or rule leaves the id, which then names nothing.
+    pricebook = models.ForeignKey(
+        "billing.Pricebook", on_delete=models.DO_NOTHING, null=True, blank=True, related_name="+",
+        db_constraint=False,
+    )  # fmt: skip
+    rule = models.ForeignKey(
+        "billing.PricebookRule", on_delete=models.DO_NOTHING, null=True, blank=True, related_name="+",
+        db_constraint=False,
+    )  # fmt: skip
+    priced_note = models.CharField(max_length=200, blank=True)
+    rolled_up = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["usage_import", "line_no"]
+        indexes = [
+            models.Index(fields=["usage_import", "line_no"], name="usagerow_import_line"),
+            models.Index(fields=["customer", "usage_date"], name="usagerow_customer_day"),
+            models.Index(
+                fields=["reseller", "provider", "sub_account_id"],
+                condition=models.Q(customer__isnull=True),
+                name="usagerow_unmatched",
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["reseller", "fingerprint"], name="usagerow_unique_fingerprint"),
+        ]
+
+    def __str__(self):
+        return f"{self.provider} {self.sub_account_id} {self.usage_date} {self.service_name}"
+
+
+class UsageDaily(TenantModel):
+    """The detailed daily rollup: one row per customer, account, provider, service, charge category, day."""
+
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    cloud_account = models.ForeignKey("customers.CloudAccount", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    provider = models.CharField(max_length=10)
+    service_name = models.CharField(max_length=150, blank=True)
+    charge_category = models.CharField(max_length=40, blank=True)
+    currency = models.CharField(max_length=3)
+    cost = models.DecimalField(max_digits=20, decimal_places=4, default=Decimal("0"))
+    price = models.DecimalField(max_digits=20, decimal_places=4, default=Decimal("0"))
+    quantity = models.DecimalField(max_digits=38, decimal_places=18, default=Decimal("0"))
+    row_count = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-day"]
+        indexes = [models.Index(fields=["customer", "day"], name="usagedaily_customer_day")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "customer",
+                    "cloud_account",
+                    "day",
+                    "provider",
+                    "service_name",
+                    "charge_category",
+                    "currency",
+                ],
+                name="usagedaily_one_row_per_key",
+            ),
+        ]
+
+    def __str__(self):
+        return (
+            f"{self.customer_id} {self.day} {self.provider} {self.service_name}: {self.price} {self.currency}"
+        )

@@ -1,0 +1,158 @@
+"""Rating and daily rollups of usage rows, set-based.
+
+On import (billing.ingest) the rows are rated in the pricing staging table before they reach the usage
+table; `insert_priced_rows()` then inserts them, skipping fingerprints already imported, and adds only the
+rows actually inserted to the detailed rollup (UsageDaily) and to the customer rollup the KPI cards read
+(DailySpend), in one statement. `process_pending()` does the same for rows matched later (an unmatched
+account linked to a customer): it rates them with billing.pricing_sql, writes the price back and rolls
+them up. Each row is rolled up exactly once (`rolled_up`), so running either twice changes nothing.
+Both end with `refresh_customers()`: month-to-date spend and SaaS credit thresholds.
+"""
+
+import uuid
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from customer360.tenancy import current_reseller_id
+
+from .models import DailySpend
+from .models_usage import UsageDaily, UsageRow
+from .pricing_sql import create_usage_staging_table, price_usage_rows_sql
+
+# The two rollups, from a relation `src` of rated rows (customer_id, cloud_account_id, usage_date, provider,
+# service_name, charge_category, currency, cost, price_amount, quantity); keys are unique per statement.
+DAILY_SQL = """
+    INSERT INTO {daily} (id, reseller_id, customer_id, cloud_account_id, day, provider, service_name,
+        charge_category, currency, cost, price, quantity, row_count)
+    SELECT gen_random_uuid(), %(reseller)s, customer_id, cloud_account_id, usage_date, provider, service_name,
+           charge_category, COALESCE(currency, 'USD'), sum(cost), sum(COALESCE(price_amount, 0)), sum(quantity),
+           count(*)
+    FROM src WHERE customer_id IS NOT NULL AND cloud_account_id IS NOT NULL
+    GROUP BY customer_id, cloud_account_id, usage_date, provider, service_name, charge_category,
+             COALESCE(currency, 'USD')
+    ON CONFLICT ON CONSTRAINT usagedaily_one_row_per_key DO UPDATE
+    SET cost = {daily}.cost + EXCLUDED.cost, price = {daily}.price + EXCLUDED.price,
+        quantity = {daily}.quantity + EXCLUDED.quantity, row_count = {daily}.row_count + EXCLUDED.row_count
+    RETURNING 1
+"""
+SPEND_SQL = """
+    INSERT INTO {spend} (id, reseller_id, customer_id, day, provider, currency, cost, price, is_saas)
+    SELECT gen_random_uuid(), %(reseller)s, customer_id, usage_date, provider, COALESCE(currency, 'USD'),
+           sum(cost), sum(COALESCE(price_amount, 0)), false
+    FROM src WHERE customer_id IS NOT NULL
+    GROUP BY customer_id, usage_date, provider, COALESCE(currency, 'USD')
+    ON CONFLICT ON CONSTRAINT dailyspend_one_row_per_key DO UPDATE
+    SET cost = {spend}.cost + EXCLUDED.cost, price = {spend}.price + EXCLUDED.price
+    RETURNING 1
+"""
+USAGE_COLUMNS = """line_no, fingerprint, customer_id, cloud_account_id, provider, billing_account_id,
+    sub_account_id, usage_date, charge_category, service_name, service_category, sku, region, resource_id,
+    quantity, cost, effective_cost, list_cost"""
+
+
+def _tables():
+    return UsageRow._meta.db_table, UsageDaily._meta.db_table, DailySpend._meta.db_table
+
+
+def insert_priced_rows(table: str, usage_import_id) -> tuple[int, int, list]:
+    """One statement: the rated rows of the pricing staging table `table` (see billing.ingest) into the
+    usage table, skipping fingerprints already there, and only the rows actually inserted into both
+    rollups. Returns (rows inserted, of which matched, the customers concerned)."""
+    rows, daily, spend = _tables()
+    sql = f"""
+        WITH src AS (
+            INSERT INTO {rows} (reseller_id, usage_import_id, {USAGE_COLUMNS}, billing_currency, price,
+                price_currency, pricebook_id, rule_id, priced_note, rolled_up)
+            SELECT %(reseller)s, %(import)s, {USAGE_COLUMNS}, 'USD', amount,
+                   CASE WHEN customer_id IS NULL THEN '' ELSE COALESCE(currency, '') END,
+                   CASE WHEN customer_id IS NULL THEN NULL ELSE pricebook_id END,
+                   CASE WHEN customer_id IS NULL THEN NULL ELSE rule_id END,
+                   CASE WHEN customer_id IS NULL THEN 'no customer: the account is not linked'
+                        ELSE left(priced_note, 200) END,
+                   customer_id IS NOT NULL
+            FROM {table}
+            ON CONFLICT (reseller_id, fingerprint) DO NOTHING
+            RETURNING customer_id, cloud_account_id, usage_date, provider, service_name, charge_category,
+                      NULLIF(price_currency, '') AS currency, cost, price AS price_amount, quantity
+        ), daily AS ({DAILY_SQL.format(daily=daily)}
+        ), spend AS ({SPEND_SQL.format(spend=spend)})
+        SELECT count(*), count(customer_id),
+               COALESCE(array_agg(DISTINCT customer_id) FILTER (WHERE customer_id IS NOT NULL), '{{}}')
+        FROM src
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"reseller": current_reseller_id(), "import": usage_import_id})
+        new, matched, customers = cursor.fetchone()
+    return new, matched, list(customers)
+
+
+@transaction.atomic
+def process_pending(*, usage_import_id=None, today=None) -> int:
+    """Rate and roll up the reseller's matched rows not yet rolled up; returns how many."""
+    reseller = current_reseller_id()
+    if reseller is None:
+        raise ValueError("process_pending works in one reseller's scope")
+    stage = f"usage_price_{uuid.uuid4().hex}"
+    rows, daily, spend = _tables()
+    params = {"reseller": reseller, "import": usage_import_id}
+    create_usage_staging_table(stage)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {stage} ADD COLUMN charge_category varchar(40)")
+        cursor.execute(
+            f"""INSERT INTO {stage} (id, customer_id, cloud_account_id, provider, service_name,
+                    service_category, sku, usage_date, quantity, cost, list_cost, charge_category)
+                SELECT id, customer_id, cloud_account_id, provider, service_name, service_category, sku,
+                       usage_date, quantity, cost, list_cost, charge_category
+                FROM {rows}
+                WHERE reseller_id = %(reseller)s AND customer_id IS NOT NULL AND NOT rolled_up
+                  AND (%(import)s::uuid IS NULL OR usage_import_id = %(import)s::uuid)""",
+            params,
+        )
+        count = cursor.rowcount
+        if count:
+            cursor.execute(f"ANALYZE {stage}")
+            price_usage_rows_sql(stage, reseller)
+            cursor.execute(
+                f"""UPDATE {rows} AS u
+                    SET price = s.amount, price_currency = COALESCE(s.currency, ''),
+                        pricebook_id = s.pricebook_id, rule_id = s.rule_id,
+                        priced_note = left(s.priced_note, 200), rolled_up = true
+                    FROM {stage} AS s WHERE u.id = s.id"""
+            )
+            cursor.execute(
+                f"WITH src AS (SELECT *, amount AS price_amount FROM {stage}), "
+                f"daily AS ({DAILY_SQL.format(daily=daily)}), "
+                f"spend AS ({SPEND_SQL.format(spend=spend)}) SELECT 1",
+                params,
+            )
+            cursor.execute(f"SELECT DISTINCT customer_id FROM {stage}")
+            customers = [r[0] for r in cursor.fetchall()]
+        cursor.execute(f"DROP TABLE {stage}")
+    if count:
+        refresh_customers(customers, today=today)
+    return count
+
+
+def refresh_customers(customer_ids, *, today=None):
+    """The customers' month-to-date spend (the list column) from DailySpend, and their SaaS thresholds."""
+    from customers.models import Customer
+    from customers.services_credit import do_check_credit_threshold
+
+    if not customer_ids:
+        return
+    today = today or timezone.localdate()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE customers_customer AS c
+                SET mtd_spend = COALESCE((
+                    SELECT sum(d.price) FROM {DailySpend._meta.db_table} AS d
+                    WHERE d.customer_id = c.id AND d.currency = c.currency
+                      AND d.day >= %(month)s AND d.day <= %(today)s), 0)
+                WHERE c.reseller_id = %(reseller)s AND c.id = ANY(%(customers)s)""",
+            {"month": today.replace(day=1), "today": today, "reseller": current_reseller_id(),
+             "customers": list(customer_ids)},
+        )  # fmt: skip
+    watched = Customer.objects.filter(pk__in=customer_ids, saas_credit_threshold__isnull=False)
+    for customer in watched:
+        do_check_credit_threshold(customer, today=today)

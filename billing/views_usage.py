@@ -1,0 +1,90 @@
+"""Usage imports: upload a FOCUS file, watch its progress, handle the rows no customer owns."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect
+from django.views.generic import TemplateView
+
+from accounts.models import Role
+from customer360.mixins import HtmxPartialMixin, ResellerViewMixin
+
+from . import services_usage as services
+from .forms_usage import AssignAccountForm, UsageUploadForm
+from .models_usage import UsageImport
+
+IMPORT_ROLES = (Role.OWNER, Role.BILLING)
+
+
+class UsageImportListView(ResellerViewMixin, TemplateView):
+    template_name = "billing/usage_imports.html"
+    write_roles = IMPORT_ROLES
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["imports"] = UsageImport.objects.select_related("created_by").order_by("-created_at")[:50]
+        ctx["form"] = kwargs.get("form") or UsageUploadForm()
+        ctx["can_import"] = self.request.user.role in IMPORT_ROLES
+        return ctx
+
+    def post(self, request, *args, **kwargs):
+        form = UsageUploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                record = services.do_create_import(
+                    request.user, file=upload, name=upload.name, provider=form.cleaned_data["provider"]
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, f"Importing {record.original_name}.")
+                return redirect("billing:usage_import", import_id=record.pk)
+        return self.render_to_response(self.get_context_data(form=form), status=400)
+
+
+class UsageImportDetailView(HtmxPartialMixin, ResellerViewMixin, TemplateView):
+    template_name = "billing/usage_import_detail.html"
+    partial_template_name = "billing/usage_import_progress.html"
+    http_method_names = ["get", "head", "options"]
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        record = services.access_import(kwargs["import_id"])
+        ctx["record"] = record
+        if not record.running:
+            ctx["unmatched"] = list(services.unmatched_accounts(record)[:100])
+        return ctx
+
+
+class UnmatchedUsageView(ResellerViewMixin, TemplateView):
+    template_name = "billing/usage_unmatched.html"
+    write_roles = IMPORT_ROLES
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["accounts"] = list(services.unmatched_accounts()[:500])
+        ctx["can_assign"] = self.request.user.role in IMPORT_ROLES
+        ctx["form"] = kwargs.get("form")
+        return ctx
+
+    def post(self, request, *args, **kwargs):
+        if request.POST.get("action") == "reprocess":
+            attached = services.rematch_unmatched()
+            messages.success(request, f"Re-processed: {attached:,} row(s) now match a customer.")
+            return redirect("billing:usage_unmatched")
+        form = AssignAccountForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                attached = services.do_assign_unmatched(
+                    request.user, data["customer"], provider=data["provider"], account_id=data["account_id"]
+                )
+            except ValidationError as exc:
+                form.add_error("customer", "; ".join(exc.messages))
+            else:
+                messages.success(
+                    request,
+                    f"Linked {data['account_id']} to {data['customer'].name}: {attached:,} row(s) rated.",
+                )
+                return redirect("billing:usage_unmatched")
+        return self.render_to_response(self.get_context_data(form=form), status=400)
