@@ -8,9 +8,8 @@ from playwright.sync_api import expect
 
 from accounts.models import Role
 
-from ..browser.conftest import artifacts_dir, browser, chromium_path, page  # noqa: F401 (fixtures)
 from ..factories import DEFAULT_PASSWORD, ResellerFactory, UserFactory
-from .factories_orders import Shop
+from ..marketplace.factories_orders import Shop
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -27,7 +26,7 @@ def eager_celery(settings):
     app.conf.task_always_eager = before
 
 
-def test_buy_a_plan_and_an_addon_and_see_it_active(page, eager_celery, artifacts_dir):  # noqa: F811
+def test_buy_a_plan_and_an_addon_and_see_it_active(page, eager_celery, artifacts_dir):
     reseller = ResellerFactory(name="Acme Cloud", slug="acme-buy")
     user = UserFactory(reseller=reseller, role=Role.SALES, email="sales@acme-buy.example")
     shop = Shop(reseller, user=user)
