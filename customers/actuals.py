@@ -37,6 +37,14 @@ def _prev_month_start(d: date) -> date:
     return _month_start(_month_start(d) - timedelta(days=1))
 
 
+def _active_licenses(customer) -> int:
+    from marketplace.models import Subscription
+
+    return Subscription.objects.filter(customer=customer, status="active", product_type="license").aggregate(
+        n=Sum("quantity", default=0)
+    )["n"]
+
+
 def customer_actuals(customer, today: date | None = None) -> list[Kpi]:
     today = today or timezone.localdate()
     this_start = _month_start(today)
@@ -69,6 +77,7 @@ def customer_actuals(customer, today: date | None = None) -> list[Kpi]:
         Kpi("Last month", q(sums["last_month"]), cur, q(sums["month_before"]), "vs the month before"),
         Kpi("Forecast for the month", q(forecast), cur, q(sums["last_month"]), "vs last month"),
         Kpi("Active subscriptions", customer.active_subscription_count),
+        Kpi("Total licenses", _active_licenses(customer)),
         Kpi("Cloud accounts", customer.cloud_account_count),
         Kpi("Available credit", q(customer.credit_limit), cur, None, "credit limit less balance due"),
     ]

@@ -41,9 +41,23 @@ def test_kpis_come_from_the_daily_rollup_with_trends(reseller):
     assert kpis["Last month"].trend_pct == Decimal("-50.0")  # 200 vs 400
     assert kpis["Forecast for the month"].value == Decimal("300.00")  # 150 / 15 days * 30
     assert kpis["Available credit"].value == Decimal("2500.00")
+    assert kpis["Total licenses"].value == 0
 
 
 def test_profile_shows_the_actuals(owner_client, reseller):
     c = CustomerFactory(reseller=reseller)
     r = owner_client.get(reverse("customers:detail", args=[c.pk]))
     assert b"Month-to-date spend" in r.content and b"Forecast for the month" in r.content
+
+
+def test_total_licenses_counts_active_license_subscriptions(reseller):
+    from marketplace.models import Subscription
+
+    from ..marketplace.factories_orders import Shop, place_order
+
+    shop = Shop(reseller)
+    place_order(shop, (shop.annual, 7), (shop.monthly, 3))
+    with shop.scope():
+        Subscription.objects.filter(customer=shop.customer).update(status="active")
+        kpis = {k.label: k for k in customer_actuals(shop.customer, today=date(2026, 11, 15))}
+    assert kpis["Total licenses"].value == 10

@@ -65,3 +65,41 @@ def test_editing_general_information_logs_before_and_after(owner_client, reselle
     with in_scope(reseller):
         assert Customer.objects.get(pk=c.pk).payment_terms_days == 45
         assert Alert.objects.count() == 0
+
+
+def test_the_profile_costs_the_same_queries_whatever_the_customers_history(owner_client, reseller):
+    from datetime import date, timedelta
+    from decimal import Decimal
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from billing.models import DailySpend
+    from customer360.tenancy import tenant_scope
+
+    quiet = CustomerFactory(reseller=reseller)
+    busy = CustomerFactory(reseller=reseller)
+    for _ in range(40):
+        ActivityLogFactory(customer=busy)
+        AlertFactory(customer=busy)
+    with tenant_scope(reseller):
+        DailySpend.objects.bulk_create(
+            DailySpend(
+                customer=busy,
+                day=date(2026, 11, 1) - timedelta(days=d),
+                provider=p,
+                currency="USD",
+                price=Decimal("10"),
+                cost=Decimal("8"),
+            )  # fmt: skip
+            for d in range(90)
+            for p in ("aws", "gcp")
+        )
+
+    def queries(customer):
+        with CaptureQueriesContext(connection) as ctx:
+            assert owner_client.get(reverse("customers:detail", args=[customer.pk])).status_code == 200
+        return len(ctx.captured_queries)
+
+    assert queries(busy) == queries(quiet), "the profile's query count grew with the customer's data: why?"
+    assert queries(busy) <= 14, "the profile gained a query: why was it added?"
