@@ -2,6 +2,8 @@
 
 Every price in Customer360 comes from here (quotes, carts, invoices), or from its set-based twin
 billing.pricing_sql for millions of usage rows; tests/billing/test_pricing_sql.py proves they agree.
+price_many (BatchPricer) prices many plans and add-ons for one customer and date in a constant number of
+queries, with the same rule choice and arithmetic (tests/billing/test_pricing_batch.py proves it).
 
 How a price is found:
 
@@ -24,16 +26,18 @@ How a price is found:
    first, exactly as the SQL form does, so both forms round the same number.
 """
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, localcontext
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.utils import timezone
 
 from customer360.money import Money, quantize
 from marketplace.models import AddOn, Plan
-from marketplace.services import check_provider_authorized
+from marketplace.services import ProviderNotAuthorized, authorized_providers, check_provider_authorized
 
 from .models import ExchangeRate, Pricebook, PricebookAssignment, PricebookRule
 from .models_pricebook import Method, Scope, scope_key
@@ -98,10 +102,30 @@ def exchange_rate(currency: str, on_date: date) -> Decimal:
         .first()
     )
     if rate is None:
-        raise PricingError(
-            f"No USD to {currency} exchange rate is in effect on {on_date}; platform staff add one."
-        )
+        raise _no_rate(currency, on_date)
     return rate
+
+
+def exchange_rates(currencies, on_date: date) -> dict:
+    """{currency: units per USD on the date} for those of `currencies` that have a rate, in one query
+    (none when all are USD); a currency missing from the answer has no rate in effect."""
+    wanted = {c for c in currencies if c != "USD"}
+    rates = {"USD": Decimal(1)}
+    if wanted:
+        rows = (
+            ExchangeRate.objects.filter(currency__in=wanted, effective_date__lte=on_date)
+            .order_by("currency", "-effective_date")
+            .distinct("currency")
+            .values_list("currency", "rate")
+        )
+        rates.update(rows)
+    return rates
+
+
+def _no_rate(currency: str, on_date: date) -> PricingError:
+    return PricingError(
+        f"No USD to {currency} exchange rate is in effect on {on_date}; platform staff add one."
+    )
 
 
 def apply_method(
@@ -180,16 +204,26 @@ def item_scope_keys(item) -> list[str]:
     ]
 
 
-def pick_rule(pricebook: Pricebook, item, on_date: date) -> PricebookRule | None:
-    """The most specific rule of the pricebook in effect on the date that covers the item."""
+def rules_in_effect(pricebooks, scope_keys, on_date: date):
+    """The rules of the pricebooks in effect on the date with one of the scope keys, most specific first."""
     return (
-        PricebookRule.objects.filter(pricebook=pricebook, scope_key__in=item_scope_keys(item))
+        PricebookRule.objects.filter(pricebook__in=pricebooks, scope_key__in=scope_keys)
         .filter(valid_from__lte=on_date)
         .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=on_date))
         .select_related("product", "plan", "addon")
         .order_by("-specificity")
-        .first()
     )
+
+
+def most_specific_rule(rules, item) -> PricebookRule | None:
+    """The first of `rules` (one pricebook's rules in effect, most specific first) that covers the item."""
+    keys = set(item_scope_keys(item))
+    return next((rule for rule in rules if rule.scope_key in keys), None)
+
+
+def pick_rule(pricebook: Pricebook, item, on_date: date) -> PricebookRule | None:
+    """The most specific rule of the pricebook in effect on the date that covers the item."""
+    return most_specific_rule(rules_in_effect([pricebook], item_scope_keys(item), on_date), item)
 
 
 def _method_text(rule, value_cost: Decimal, value_list: Decimal, currency: str) -> str:
@@ -205,9 +239,12 @@ def _method_text(rule, value_cost: Decimal, value_list: Decimal, currency: str) 
     return f"fixed unit price {value} {currency}"
 
 
-def _quote(*, item, pricebook, assignment, currency, on_date, quantity, unit_cost, unit_list, book_reason):
-    rate = exchange_rate(currency, on_date)
-    rule = pick_rule(pricebook, item, on_date) if pricebook is not None else None
+def _quote(*, item, pricebook, assignment, currency, on_date, quantity, unit_cost, unit_list, book_reason,
+           rate=None, rule=None):  # fmt: skip
+    """The quote, from the rate and the rule when the caller has them (price_many), else looked up."""
+    if rate is None:
+        rate = exchange_rate(currency, on_date)
+        rule = pick_rule(pricebook, item, on_date) if pricebook is not None else None
     cost_c, list_c = unit_cost * rate, unit_list * rate
     method, value = (rule.method, rule.value) if rule is not None else (None, None)
     steps = [book_reason]
@@ -277,15 +314,7 @@ def price_for(customer, item, on_date: date | None = None, quantity=1, cloud_acc
         unit_cost, unit_list = _catalog_amounts(item)
         on_date = on_date or timezone.localdate()
     assignment = resolve_assignment(customer, provider, on_date, cloud_account)
-    if assignment is None:
-        pricebook, currency = None, customer.currency
-        reason = (
-            f"No pricebook is assigned for {provider} and the reseller has no default, so list price applies."
-        )
-    else:
-        pricebook, currency = assignment.pricebook, assignment.pricebook.currency
-        where = LEVEL_REASON[assignment.level].format(target=assignment.cloud_account, provider=provider)
-        reason = f"Pricebook {pricebook.name} ({currency}): {where}."
+    pricebook, currency, reason = _book(customer, provider, assignment)
     return _quote(
         item=item,
         pricebook=pricebook,
@@ -297,6 +326,86 @@ def price_for(customer, item, on_date: date | None = None, quantity=1, cloud_acc
         unit_list=unit_list,
         book_reason=reason,
     )
+
+
+def _book(customer, provider, assignment) -> tuple:
+    """(pricebook or None, currency, the reason) for the assignment that prices the customer's provider."""
+    if assignment is None:
+        reason = (
+            f"No pricebook is assigned for {provider} and the reseller has no default, so list price applies."
+        )
+        return None, customer.currency, reason
+    pricebook = assignment.pricebook
+    where = LEVEL_REASON[assignment.level].format(target=assignment.cloud_account, provider=provider)
+    return pricebook, pricebook.currency, f"Pricebook {pricebook.name} ({pricebook.currency}): {where}."
+
+
+def price_many(customer, items, on_date: date | None = None, quantity=1, *, raise_errors=True) -> dict:
+    """{item: PriceQuote} for Plans and AddOns: what price_for(customer, item, on_date, quantity) gives for
+    each, without cloud account overrides (buy screens), in at most 4 queries whatever the number of items
+    (see BatchPricer). `quantity` is a number or a function of the item. With raise_errors=False an item
+    that cannot be priced maps to the exception price_for raises (ProviderNotAuthorized, ValidationError,
+    PricingError) instead of it being raised."""
+    items = list(dict.fromkeys(items))
+    if not items:
+        return {}
+    pricer = BatchPricer(customer, items, on_date)
+    quotes = {}
+    for item in items:
+        try:
+            quotes[item] = pricer.quote(item, quantity(item) if callable(quantity) else quantity)
+        except (PermissionDenied, ValidationError, PricingError) as exc:
+            if raise_errors:
+                raise
+            quotes[item] = exc
+    return quotes
+
+
+class BatchPricer:
+    """Prices any of `items` for one customer and date as price_for does without a cloud account, from
+    the authorized providers, the assignments, the exchange rates and the rules read once (4 queries)."""
+
+    def __init__(self, customer, items, on_date: date | None = None):
+        self.customer, self.on_date = customer, on_date or timezone.localdate()
+        for item in items:
+            if not isinstance(item, (Plan, AddOn)):
+                raise TypeError(f"cannot price a {type(item).__name__}")
+        self.providers = {p.pk: p for p in authorized_providers(customer.reseller_id)}
+        self.assignments = resolve_assignments(customer, self.on_date)
+        books = {a.pricebook.pk: a.pricebook for a in self.assignments.values()}
+        self.rates = exchange_rates({customer.currency, *(b.currency for b in books.values())}, self.on_date)
+        self.rules = defaultdict(list)  # {pricebook id: its rules in effect, most specific first}
+        if books:
+            keys = {key for item in items for key in item_scope_keys(item)}
+            for rule in rules_in_effect(list(books.values()), keys, self.on_date):
+                self.rules[rule.pricebook_id].append(rule)
+
+    def quote(self, item, quantity=1) -> PriceQuote:
+        """What price_for(customer, item, on_date, quantity) gives; the item must be one of `items`."""
+        provider = self.providers.get(item.product.provider_id)
+        if provider is None:
+            raise ProviderNotAuthorized(
+                f"Your reseller is not authorized to sell {item.product.provider.name} products."
+            )
+        item.check_quantity(quantity)
+        assignment = self.assignments.get(provider.pk)
+        pricebook, currency, reason = _book(self.customer, provider, assignment)
+        if currency not in self.rates:
+            raise _no_rate(currency, self.on_date)
+        unit_cost, unit_list = _catalog_amounts(item)
+        return _quote(
+            item=item,
+            pricebook=pricebook,
+            assignment=assignment,
+            currency=currency,
+            on_date=self.on_date,
+            quantity=quantity,
+            unit_cost=unit_cost,
+            unit_list=unit_list,
+            book_reason=reason,
+            rate=self.rates[currency],
+            rule=most_specific_rule(self.rules[pricebook.pk], item) if pricebook is not None else None,
+        )
 
 
 def price_with_pricebook(pricebook: Pricebook, item, on_date: date | None = None, quantity=1) -> PriceQuote:

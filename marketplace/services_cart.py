@@ -12,7 +12,7 @@ from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
 
-from billing.pricing import PriceQuote, PricingError, price_for
+from billing.pricing import BatchPricer, PriceQuote, PricingError, price_for
 from customer360.money import Money
 from customers.activity import record_activity
 from customers.models import CloudAccount
@@ -70,13 +70,19 @@ class PricedCart:
 
 
 def price_cart(customer, lines, on_date=None) -> PricedCart:
-    """Price every line for the customer today (billing.pricing.price_for); a line that cannot be priced
-    carries the reason instead of a quote."""
+    """Price every line for the customer today as billing.pricing.price_for does (through its batch form,
+    BatchPricer, for lines without a cloud account); a line that cannot be priced carries the reason."""
     on_date = on_date or timezone.localdate()
+    batch = [line.addon or line.plan for line in lines if line.cloud_account is None]
+    pricer = BatchPricer(customer, batch, on_date) if batch else None  # a constant number of queries
     priced = []
     for line in lines:
         try:
-            quote = price_for(customer, line.addon or line.plan, on_date, line.quantity, line.cloud_account)
+            if line.cloud_account is None:
+                quote = pricer.quote(line.addon or line.plan, line.quantity)
+            else:  # a consumption plan for one account: its override may price it
+                item = line.addon or line.plan
+                quote = price_for(customer, item, on_date, line.quantity, line.cloud_account)
             priced.append(PricedLine(line, quote))
         except ValidationError as exc:
             priced.append(PricedLine(line, None, " ".join(exc.messages)))

@@ -52,19 +52,14 @@ class CartBadgeMixin(CustomerMixin):
 
 
 def price_items(customer, items, quantity=1):
-    """{item: PriceQuote or the reason it cannot be priced} through billing.pricing.price_for, once per
-    distinct plan or add-on (an add-on shared by several plans is priced once)."""
-    from billing.pricing import PricingError, price_for
+    """{item: PriceQuote or the reason it cannot be priced} through billing.pricing.price_many: the same
+    prices as price_for, for every distinct plan or add-on shown, in a constant number of queries."""
+    from billing.pricing import PriceQuote, price_many
 
-    prices = {}
-    for item in items:
-        if item in prices:
-            continue
-        try:
-            prices[item] = price_for(customer, item, quantity=max(quantity, item.min_quantity))
-        except (ValidationError, PricingError) as exc:
-            prices[item] = str(exc)
-    return prices
+    quotes = price_many(
+        customer, items, quantity=lambda item: max(quantity, item.min_quantity), raise_errors=False
+    )
+    return {item: q if isinstance(q, PriceQuote) else str(q) for item, q in quotes.items()}
 
 
 def attach_addons(plans):
