@@ -60,6 +60,23 @@ def in_platform_scope() -> bool:
     return _scope.get() == _PLATFORM
 
 
+def each_reseller_scope():
+    """For periodic tasks: yields each reseller's id with that reseller's scope open around the body."""
+    from accounts.models import Reseller  # Reseller is platform data, not tenant-scoped
+
+    for reseller_id in Reseller.objects.order_by("pk").values_list("pk", flat=True).iterator():
+        with tenant_scope(reseller_id):
+            yield reseller_id
+
+
+def reseller_of(model, pk):
+    """For tasks handed a row id: the reseller that owns the row (None when it is gone), looked up
+    with the platform scope opened visibly, so the task can then open that reseller's scope."""
+    with platform_scope():
+        row = model.objects.filter(pk=pk).values("reseller_id").first()
+    return row and row["reseller_id"]
+
+
 class TenantQuerySet(models.QuerySet):
     """A queryset that only ever reads and writes the rows of the reseller in scope."""
 

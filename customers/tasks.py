@@ -11,8 +11,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.utils import timezone
 
-from accounts.models import Reseller
-from customer360.tenancy import platform_scope, tenant_scope
+from customer360.tenancy import each_reseller_scope, platform_scope, reseller_of, tenant_scope
 
 from .models import Alert, CloudAccount, Contact, Customer
 from .services_test_drive import expire_due_test_drives
@@ -29,9 +28,8 @@ def expire_test_drives(today: str | None = None) -> int:
     day = datetime.date.fromisoformat(today) if today else timezone.localdate()
     expired = 0
     # Resellers are not tenant-scoped; each one's test drives are read and written in its own scope.
-    for reseller_id in Reseller.objects.order_by("pk").values_list("pk", flat=True).iterator():
-        with tenant_scope(reseller_id):
-            expired += expire_due_test_drives(today=day)
+    for _ in each_reseller_scope():
+        expired += expire_due_test_drives(today=day)
     if expired:
         logger.info("expired %d test drive(s) as of %s", expired, day.isoformat())
     return expired
@@ -51,7 +49,7 @@ def provision_requested_account(account_id: str) -> None:
     """requested -> provisioning -> active. Safe to run twice: each step only moves forward."""
     from .services import do_advance_account_request
 
-    reseller_id = _reseller_of(CloudAccount, account_id)
+    reseller_id = reseller_of(CloudAccount, account_id)
     if reseller_id is None:
         return
     delay = float(getattr(settings, "C360_SIMULATED_PROVIDER_DELAY", 2.0))
@@ -64,17 +62,11 @@ def provision_requested_account(account_id: str) -> None:
             do_advance_account_request(account, CloudAccount.Status.ACTIVE, account_number=_new_aws_number())
 
 
-def _reseller_of(model, pk):
-    with platform_scope():
-        row = model.objects.filter(pk=pk).values("reseller_id").first()
-    return row and row["reseller_id"]
-
-
 @shared_task(time_limit=60, soft_time_limit=50)
 def email_credit_threshold_alert(alert_id: str) -> None:
     """Email the customer's admin contact about a credit threshold alert. Safe to run twice: an alert
     that was already emailed is not emailed again."""
-    reseller_id = _reseller_of(Alert, alert_id)
+    reseller_id = reseller_of(Alert, alert_id)
     if reseller_id is None:
         return
     with tenant_scope(reseller_id):
@@ -93,8 +85,7 @@ def check_credit_thresholds(today: str | None = None) -> int:
 
     day = datetime.date.fromisoformat(today) if today else timezone.localdate()
     raised = 0
-    for reseller_id in Reseller.objects.order_by("pk").values_list("pk", flat=True).iterator():
-        with tenant_scope(reseller_id):
-            for customer in Customer.objects.filter(saas_credit_threshold__isnull=False).iterator():
-                raised += do_check_credit_threshold(customer, today=day) is not None
+    for _ in each_reseller_scope():
+        for customer in Customer.objects.filter(saas_credit_threshold__isnull=False).iterator():
+            raised += do_check_credit_threshold(customer, today=day) is not None
     return raised

@@ -10,7 +10,7 @@ import time
 from celery import shared_task
 from django.conf import settings
 
-from customer360.tenancy import platform_scope, tenant_scope
+from customer360.tenancy import each_reseller_scope, reseller_of, tenant_scope
 
 from .models import Order, Subscription
 
@@ -26,12 +26,11 @@ def simulated_provider_accepts(sub: Subscription) -> tuple[bool, str]:
 def provision_order(order_id: str) -> None:
     from .services_orders import do_settle_order, do_transition
 
-    with platform_scope():
-        row = Order.objects.filter(pk=order_id).values("reseller_id").first()
-    if row is None:
+    reseller_id = reseller_of(Order, order_id)
+    if reseller_id is None:
         return
     delay = float(getattr(settings, "C360_SIMULATED_PROVIDER_DELAY", 2.0))
-    with tenant_scope(row["reseller_id"]):
+    with tenant_scope(reseller_id):
         order = Order.objects.get(pk=order_id)
         pending = order.subscriptions.filter(status=Subscription.Status.PENDING).select_related("provider")
         for sub in pending:
@@ -52,14 +51,11 @@ def renew_subscriptions(today: str | None = None) -> int:
 
     from django.utils import timezone
 
-    from accounts.models import Reseller
-
     from .services_subscriptions import do_renew_or_expire, due_renewals
 
     day = datetime.date.fromisoformat(today) if today else timezone.localdate()
     done = 0
-    for reseller_id in Reseller.objects.order_by("pk").values_list("pk", flat=True).iterator():
-        with tenant_scope(reseller_id):
-            for sub in due_renewals(day).iterator():
-                done += bool(do_renew_or_expire(sub, day))
+    for _ in each_reseller_scope():
+        for sub in due_renewals(day).iterator():
+            done += bool(do_renew_or_expire(sub, day))
     return done

@@ -89,7 +89,10 @@ class CustomerActivityView(CustomerMixin, HtmxPartialMixin, TemplateView):
 
 
 class AlertReadView(CustomerMixin, TemplateView):
+    """Marks an alert read; an htmx request gets the refreshed alerts panel back."""
+
     http_method_names = ["post"]
+    template_name = "customers/_alerts.html"
 
     def post(self, request, *args, **kwargs):
         alert = get_object_or_404(Alert.objects.filter(customer=self.customer), pk=kwargs["alert_id"])
@@ -104,6 +107,3 @@ class AlertReadView(CustomerMixin, TemplateView):
         ):
             next_url = reverse("customers:detail", args=[self.customer.pk])  # never redirect off-site
         return redirect(next_url)
-
-    def get_template_names(self):
-        return ["customers/_alerts.html"]

@@ -40,9 +40,10 @@ with tenant_scope(reseller), open(sys.argv[2], "rb") as f:
     started = time.monotonic()
     record = run_import(record)
     seconds = time.monotonic() - started
-print(json.dumps({"status": record.status, "error": record.error, "rows": record.rows_read,
-                  "new": record.rows_new, "matched": record.rows_matched, "seconds": seconds,
-                  "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+# The child reports to the parent on stdout (its own process, so peak memory is the import's alone).
+sys.stdout.write(json.dumps({"status": record.status, "error": record.error, "rows": record.rows_read,
+                             "new": record.rows_new, "matched": record.rows_matched, "seconds": seconds,
+                             "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}) + "\n")
 """
 
 
