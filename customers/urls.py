@@ -2,6 +2,7 @@ from django.urls import path
 
 from billing.views import CustomerCloudBillingView
 from marketplace.urls_customer import urlpatterns as marketplace_urlpatterns
+from quotes.urls_customer import urlpatterns as quotes_urlpatterns
 
 from . import views
 
@@ -34,4 +35,5 @@ urlpatterns = [
     path("<uuid:customer_id>/activity/", views.CustomerActivityView.as_view(), name="activity"),
     path("<uuid:customer_id>/alerts/<uuid:alert_id>/read/", views.AlertReadView.as_view(), name="alert-read"),
     *marketplace_urlpatterns,  # Products: Managed / Buy, cart, checkout; Marketplace: Purchased Products
+    *quotes_urlpatterns,  # Products: Quotes and Inquiries
 ]

@@ -23,6 +23,7 @@ from customers.models import (
     FieldType,
     TestDrive,
 )
+from marketplace.models import OrderLine
 
 from ..billing.factories import billing_rows_for
 from ..factories import (
@@ -36,6 +37,7 @@ from ..factories import (
     UserFactory,
 )
 from ..marketplace.factories_orders import order_rows_for
+from ..quotes.factories import quote_rows_for
 from .urlwalk import tenant_models
 
 # Text planted in reseller A's rows; no response to anyone else may contain it (compared lowercased).
@@ -162,8 +164,9 @@ def build_tenant(marker: str, slug: str, account_domain: str, spend: Decimal) ->
         UsageRow: usage_row,
         UsageDaily: usage_daily,
         **billing_rows_for(reseller, customer, account, marker),
-        **order_rows_for(reseller, customer, account, owner, marker),
     }
+    tenant.objects.update(order_rows_for(reseller, customer, account, owner, marker))
+    tenant.objects.update(quote_rows_for(reseller, customer, owner, tenant.objects[OrderLine], marker))
     # Tenant models added later get whatever row of this reseller exists, so the checks can name
     # them; test_world_has_a_row_of_every_tenant_model says when one has none.
     with platform_scope():

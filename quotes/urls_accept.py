@@ -1,0 +1,3 @@
+"""Quote URLs (accept); included by quotes/urls.py."""
+
+urlpatterns = []

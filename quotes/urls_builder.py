@@ -1,0 +1,3 @@
+"""Quote URLs (builder); included by quotes/urls.py."""
+
+urlpatterns = []

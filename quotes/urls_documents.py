@@ -1,0 +1,3 @@
+"""Quote URLs (documents); included by quotes/urls.py."""
+
+urlpatterns = []
