@@ -137,6 +137,10 @@ class Quote(TenantModel):
         return self.lead.company_name if self.lead_id else ""
 
 
+# Drafts and sent quotes awaiting an answer: the "open quotes" of the customer's KPI card and summary.
+OPEN_QUOTE_STATUSES = (Quote.Status.DRAFT, Quote.Status.SENT)
+
+
 class QuoteScenario(TenantModel):
     """One alternative the customer may accept (e.g. "Business Premium, monthly")."""
 

@@ -7,6 +7,7 @@ from django.shortcuts import redirect
 from django.views.generic import FormView, TemplateView
 
 from customer360.mixins import HtmxPartialMixin, ResellerViewMixin
+from quotes.models import OPEN_QUOTE_STATUSES, Quote
 
 from .. import services
 from ..filtersets import CustomerFilterSet
@@ -142,4 +143,5 @@ class CustomerSummaryView(CustomerMixin, TemplateView):
             .order_by("provider")
         )
         ctx["unread_alerts"] = Alert.objects.filter(customer=c, is_read=False).count()
+        ctx["open_quotes"] = Quote.objects.filter(customer=c, status__in=OPEN_QUOTE_STATUSES).count()
         return ctx
