@@ -41,7 +41,7 @@ class CustomerFilterSet(django_filters.FilterSet):
         extra_ids = list(
             dict.fromkeys(
                 CloudAccount.objects.filter(account_id__startswith=value.lower())
-                .exclude(customer__name__icontains=value)
+                .exclude(customer_name__icontains=value)
                 .order_by()
                 .values_list("customer_id", flat=True)[: ACCOUNT_MATCH_LIMIT + 1]
             )

