@@ -1,9 +1,12 @@
 """The customer list, its row summaries and customer creation."""
 
+import uuid
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.views.generic import FormView, TemplateView
 
 from customer360.mixins import HtmxPartialMixin, ResellerViewMixin
@@ -16,6 +19,8 @@ from ..keyset import FILTERED_COUNT_CAP, capped_count, paginate
 from ..models import Alert, CloudAccount
 from ..services_custom_fields import custom_field_params
 from .profile import CustomerMixin
+
+ROW_URL_SENTINEL = uuid.UUID(int=0)
 
 # sort parameter -> model field; "-name" sorts descending.
 SORTS = {
@@ -66,6 +71,7 @@ class CustomerListView(ResellerViewMixin, HtmxPartialMixin, TemplateView):
             token=params.get("page"),
             per_page=per_page,
         )
+        decorate_rows(page.rows)
         # A filtered count reads every match up to the cap through the filter's index, so it gets a
         # lower cap than the plain list, whose count is an index-only scan.
         filtered = filterset.is_valid() and any(filterset.form.cleaned_data.values())
@@ -125,6 +131,18 @@ class CustomerCreateView(ResellerViewMixin, FormView):
             return self.form_invalid(form)
         messages.success(self.request, f"Customer {customer.name} created.")
         return redirect("customers:detail", customer.pk)
+
+
+def decorate_rows(rows) -> None:
+    """The per-row texts of the list, made in Python: a page renders 50-100 rows, and each template
+    variable and filter (url, intcomma, floatformat) costs more than these string operations."""
+    template = reverse("customers:detail", args=[ROW_URL_SENTINEL])
+    sentinel = str(ROW_URL_SENTINEL)
+    for c in rows:
+        c.detail_url = template.replace(sentinel, str(c.pk))
+        c.accounts_text = f"{c.cloud_account_count:,}"
+        c.subscriptions_text = f"{c.active_subscription_count:,}"
+        c.spend_text = f"{c.mtd_spend:,.2f}"
 
 
 class CustomerSummaryView(CustomerMixin, TemplateView):
