@@ -10,6 +10,24 @@ class ResellerAdmin(PlatformStaffOnly, admin.ModelAdmin):
     list_display = ("name", "slug", "default_currency", "created_at")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
+    fieldsets = (
+        (None, {"fields": ("name", "slug", "default_currency")}),
+        (
+            "On quotes and invoices",
+            {
+                "fields": (
+                    "logo",
+                    "address_line1",
+                    "address_line2",
+                    "city",
+                    "postal_code",
+                    "country",
+                    "email",
+                    "phone",
+                )
+            },
+        ),
+    )
 
 
 @admin.register(User)

@@ -15,6 +15,17 @@ class Reseller(models.Model):
     slug = models.SlugField(max_length=60, unique=True)
     default_currency = models.CharField(max_length=3, default="USD")
     created_at = models.DateTimeField(default=timezone.now)
+    # Shown in the header of the documents the reseller sends (quotes, invoices).
+    logo = models.ImageField(
+        upload_to="reseller_logos/", blank=True, help_text="PNG or JPEG, shown on quotes and invoices"
+    )
+    address_line1 = models.CharField("address", max_length=200, blank=True)
+    address_line2 = models.CharField("address (line 2)", max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166 two-letter code")
+    email = models.EmailField(blank=True, help_text="where customers write about quotes and invoices")
+    phone = models.CharField(max_length=40, blank=True)
 
     class Meta:
         ordering = ["name"]

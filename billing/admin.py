@@ -17,11 +17,17 @@ from .admin_forms import AssignmentAdminForm, PreviewForm, PricebookAdminForm, R
 from .admin_scoping import LOOKUP_URL_NAME, ScopedAdmin, ScopedLookupView, is_platform_staff
 from .models import (
     BillingPeriod,
+    ChargeGroup,
+    ChargeItem,
+    Credit,
+    CreditApplication,
     ExchangeRate,
     Pricebook,
     PricebookAssignment,
     PricebookChange,
     PricebookRule,
+    TaxProfile,
+    TaxRate,
 )
 from .periods import first_open_month
 from .pricing import PricingError, price_with_pricebook
@@ -429,3 +435,101 @@ class ExchangeRateAdmin(PlatformStaffOnly, admin.ModelAdmin):
     list_display = ["currency", "rate", "effective_date"]
     list_filter = ["currency"]
     date_hierarchy = "effective_date"
+
+
+class ReadOnlyScopedAdmin(ScopedAdmin):
+    """Billing configuration is edited on the customer's Billing pages, whose services check every rule
+    and write the activity log; the admin shows it (scoped like every billing admin) and changes nothing."""
+
+    reseller_can_write = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TaxRate)
+class TaxRateAdmin(ReadOnlyScopedAdmin):
+    list_display = ["name", "rate", "country", "region", "postal_prefix", "valid_from", "valid_until"]
+    list_filter = ["country"]
+    search_fields = ["name", "region"]
+
+
+@admin.register(TaxProfile)
+class TaxProfileAdmin(ReadOnlyScopedAdmin):
+    list_display = ["customer", "enabled", "tax_id", "exempt", "exemption_expires"]
+    list_select_related = ["customer"]
+    search_fields = ["customer__name", "tax_id", "exemption_certificate"]
+
+
+@admin.register(Credit)
+class CreditAdmin(ReadOnlyScopedAdmin):
+    list_display = ["customer", "amount", "currency", "reason", "issued_on", "expires_on", "voided_at"]
+    list_select_related = ["customer"]
+    search_fields = ["customer__name", "reason"]
+
+
+@admin.register(CreditApplication)
+class CreditApplicationAdmin(ReadOnlyScopedAdmin):
+    list_display = ["credit", "amount", "applied_on", "invoice_ref"]
+    search_fields = ["invoice_ref"]
+
+
+@admin.register(ChargeGroup)
+class ChargeGroupAdmin(ReadOnlyScopedAdmin):
+    list_display = ["name", "customer"]
+    list_select_related = ["customer"]
+    search_fields = ["name", "customer__name"]
+
+
+@admin.register(ChargeItem)
+class ChargeItemAdmin(ReadOnlyScopedAdmin):
+    list_display = ["name", "customer", "group", "kind", "method", "recurrence", "scope_type", "valid_from"]
+    list_display += ["valid_until"]
+    list_filter = ["kind", "method", "recurrence", "scope_type"]
+    list_select_related = ["customer", "group"]
+    search_fields = ["name", "customer__name", "group__name"]
+
+
+# Usage imports (issue 7): read-only; imports are started, retried and their unmatched accounts linked on
+# the Usage imports pages, whose services check roles and write the activity log.
+from django.utils.html import format_html_join  # noqa: E402
+
+from .models_usage import UsageImport  # noqa: E402
+
+
+@admin.register(UsageImport)
+class UsageImportAdmin(ReadOnlyScopedAdmin):
+    list_display = ["original_name", "status", "provider", "focus_version", "rows_read", "rows_new"]
+    list_display += ["rows_duplicate", "rows_matched", "rows_unmatched", "created_at", "finished_at"]
+    list_filter = ["status", "provider", "focus_version"]
+    search_fields = ["original_name", "error"]
+    date_hierarchy = "created_at"
+    list_select_related = ["created_by"]
+    readonly_fields = ["unmatched_accounts"]
+    fields = [
+        "original_name", "file", "provider", "status", "focus_version", "rows_read", "rows_new",
+        "rows_duplicate", "rows_matched", "rows_unmatched", "error", "unmatched_accounts", "created_by",
+        "created_at", "started_at", "heartbeat_at", "finished_at",
+    ]  # fmt: skip
+
+    @admin.display(description="unmatched accounts (first 20)")
+    def unmatched_accounts(self, obj):
+        from .services_usage import unmatched_accounts
+
+        rows = list(unmatched_accounts(obj)[:20])
+        if not rows:
+            return "—"
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "", "<li>{} {}: {} rows, cost {} USD ({} to {})</li>",
+                ((r["provider"], r["sub_account_id"], r["rows"], f"{r['cost']:.2f}", r["first_day"], r["last_day"])
+                 for r in rows),
+            ),
+        )  # fmt: skip

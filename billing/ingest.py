@@ -3,12 +3,18 @@
 1. Read the header, map it (billing.focus), create an UNLOGGED staging table of text columns.
 2. Stream the file into it with COPY: CSV bytes as they are (gzip decompressed on the fly), Parquet one
    record batch at a time written as CSV. Memory stays flat whatever the size of the file.
-3. Validate in SQL: the first bad rows, with their line numbers, fail the whole import.
-4. In one transaction: type, fingerprint and match each row to the reseller's cloud account
-   (SubAccountId, else BillingAccountId) into billing.pricing_sql's staging table, rate it there with
-   price_usage_rows_sql, then INSERT … ON CONFLICT (reseller, fingerprint) DO NOTHING into the usage
-   table and roll up only the rows inserted; refresh the customers' month-to-date spend (billing.rollups).
+3. In one transaction: one pass (CREATE TABLE AS, parallel-safe) types and fingerprints each row into
+   an UNLOGGED typed table; a bad value fails the pass, and only then does the slower row-by-row
+   validation run, to name the first bad rows and their line numbers (the whole import fails). A TEMP
+   view matches the typed rows to the reseller's cloud accounts (SubAccountId, else BillingAccountId).
+   The pricing look-ups run once per distinct key (billing.pricing_sql.create_price_keys); one
+   INSERT … ON CONFLICT (reseller, fingerprint) DO NOTHING joins the keys, prices each row and rolls
+   up only the rows inserted (billing.rollups); then the customers' month-to-date spend is refreshed.
 Anything wrong: the import is FAILED with a report, and no usage row of it is kept.
+
+A running import holds a PostgreSQL advisory lock on its id (`import_lock`): a second run of the same
+import leaves it alone, and a sweep (billing.services_usage.recover_stale_imports) knows an import in
+"Reading"/"Processing" whose lock is free has lost its worker.
 """
 
 import csv
@@ -17,7 +23,7 @@ import io
 import logging
 import re
 import time
-import uuid
+from contextlib import contextmanager
 
 import psycopg
 from django.db import DataError, connection, transaction
@@ -27,7 +33,7 @@ from customer360.tenancy import current_reseller_id
 
 from . import focus
 from .models_usage import UsageImport
-from .pricing_sql import create_usage_staging_table, price_usage_rows_sql
+from .pricing_sql import create_price_keys
 from .rollups import insert_priced_rows, refresh_customers
 
 logger = logging.getLogger(__name__)
@@ -109,7 +115,12 @@ def _copy_error(exc) -> str:
 
 
 def create_staging(name: str, layout: focus.Layout) -> None:
-    columns = ", ".join(f"{c} text" for c in layout.staging_columns)
+    """The text staging table. The columns the import reads come first: a row is decoded only up to the
+    last column a query reads, and a FOCUS file has some 60 columns (COPY's column list keeps the file's
+    order)."""
+    read = set(layout.columns.get(c) for c in (*focus.REQUIRED, *focus.OPTIONAL))
+    ordered = sorted(layout.staging_columns, key=lambda c: c not in read)
+    columns = ", ".join(f"{c} text" for c in ordered)
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE UNLOGGED TABLE {name} (line_no bigserial, {columns})")
 
@@ -131,7 +142,10 @@ class _Progress:
         if self.conn is not None and time.monotonic() - self.last >= PROGRESS_SECONDS:
             self.last = time.monotonic()
             table = UsageImport._meta.db_table
-            self.conn.execute(f"UPDATE {table} SET rows_read = %s WHERE id = %s", (self.rows, self.import_id))
+            self.conn.execute(
+                f"UPDATE {table} SET rows_read = %s, heartbeat_at = now() WHERE id = %s",
+                (self.rows, self.import_id),
+            )
 
     def close(self):
         if self.conn is not None:
@@ -156,6 +170,8 @@ def copy_file(name: str, layout: focus.Layout, path, *, import_id=None) -> int:
             raise ImportFailed(f"The file cannot be read: {exc}") from exc
         finally:
             progress.close()
+        if cursor.rowcount >= 0:  # COPY's own count: no second pass over the table
+            return cursor.rowcount
         cursor.execute(f"SELECT count(*) FROM {name}")
         return cursor.fetchone()[0]
 
@@ -173,112 +189,215 @@ def validate(name: str, layout: focus.Layout, provider: str) -> None:
         raise ImportFailed(f"The file has bad rows; nothing was imported. First bad rows:\n{lines}")
 
 
-PARSED_COLUMNS = """
-    ALTER COLUMN customer_id DROP NOT NULL,
-    ADD COLUMN line_no bigint, ADD COLUMN fingerprint uuid, ADD COLUMN billing_account_id text,
-    ADD COLUMN sub_account_id text, ADD COLUMN charge_category text, ADD COLUMN region text,
-    ADD COLUMN resource_id text, ADD COLUMN effective_cost numeric
-"""
+def staging_names(import_id) -> tuple[str, str]:
+    """The import's text staging table and typed table, named after it so a sweep can find them."""
+    return f"usage_stage_{import_id.hex}", f"usage_typed_{import_id.hex}"
 
 
-def parse_rows(name: str, price_table: str, layout: focus.Layout, usage_import: UsageImport) -> None:
-    """Fill the pricing staging table (billing.pricing_sql's columns and the rest of a usage row) from
-    the text staging table: typed, fingerprinted and matched to the reseller's cloud accounts."""
-    col, num = layout.col, lambda c, d="0": focus.number_sql(layout, c, d)
-    provider = focus.provider_sql(layout, usage_import.provider)
-    start = col("ChargePeriodStart")
-    quantity = f"COALESCE(trim_scale({col('ConsumedQuantity')}::numeric), trim_scale({col('PricingQuantity')}::numeric), 0)"
+def import_lock_key(import_id) -> int:
+    return int.from_bytes(import_id.bytes[:8], "big", signed=True)
+
+
+@contextmanager
+def import_lock(import_id):
+    """Hold the import's session advisory lock while the block runs; yields False (and runs nothing
+    of the caller's) when another session holds it. A killed worker's connection closes, which frees
+    the lock: that is how a stale import is told from a slow one."""
+    key = import_lock_key(import_id)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        got = cursor.fetchone()[0]
+    try:
+        yield got
+    finally:
+        if got:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+class _Phases:
+    """Seconds per phase, logged and kept on the import object (`timings`) for the benchmark."""
+
+    def __init__(self, usage_import):
+        self.usage_import, self.timings = usage_import, {}
+        usage_import.timings = self.timings
+
+    @contextmanager
+    def __call__(self, name):
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.timings[name] = round(time.monotonic() - started, 3)
+            logger.info("usage import %s: %s %.2fs", self.usage_import.pk, name, self.timings[name])
+
+
+def type_rows(name: str, typed: str, layout: focus.Layout, usage_import: UsageImport, read: int) -> None:
+    """The typed table: one pass over the text staging table (CREATE TABLE AS of one scan, so the
+    expressions, the costly part, can run in parallel workers), stored in fingerprint order: the insert
+    then adds to the usage table's unique (reseller, fingerprint) index in key order, touching each of its
+    pages once instead of at random (with millions of rows the index outgrows shared_buffers, and every
+    random touch after a checkpoint writes a full page to the WAL). Any row that fails a check fails the
+    import, with validate()'s report of the first bad lines."""
+    select = focus.typed_rows_sql(layout, usage_import.provider, name)
     sql = f"""
-        WITH src AS (
-            SELECT s.line_no, {provider} AS provider,
-                   md5({focus.identity_sql(layout, provider)})::uuid AS base,
-                   COALESCE(lower({col("SubAccountId")}), '') AS sub,
-                   COALESCE(lower({col("BillingAccountId")}), '') AS billing,
-                   (substr({start}, 1, 10))::date AS usage_date,
-                   left(COALESCE({col("ChargeCategory")}, ''), 40) AS charge_category,
-                   left(COALESCE({col("ServiceName")}, ''), 150) AS service_name,
-                   left(COALESCE({col("ServiceCategory")}, ''), 100) AS service_category,
-                   left(COALESCE({col("SkuId")}, ''), 80) AS sku,
-                   left(COALESCE({col("RegionId")}, ''), 60) AS region,
-                   COALESCE({col("ResourceId")}, '') AS resource_id,
-                   {quantity} AS quantity, {num("BilledCost")} AS cost,
-                   {num("EffectiveCost", num("BilledCost"))} AS effective_cost,
-                   {num("ListCost", num("BilledCost"))} AS list_cost
-            FROM {name} AS s
-        )
-        INSERT INTO {price_table} (
-            id, line_no, fingerprint, customer_id, cloud_account_id, provider, billing_account_id,
-            sub_account_id, usage_date, charge_category, service_name, service_category, sku, region,
-            resource_id, quantity, cost, effective_cost, list_cost)
-        SELECT n.line_no, n.line_no + 1,
-               md5(n.base::text || '#' || row_number() OVER (PARTITION BY n.base ORDER BY n.line_no))::uuid,
-               COALESCE(sa.customer_id, ba.customer_id), COALESCE(sa.id, ba.id), n.provider,
-               left(n.billing, 100), left(n.sub, 100), n.usage_date, n.charge_category, n.service_name,
-               n.service_category, n.sku, n.region, n.resource_id, n.quantity, n.cost, n.effective_cost,
-               n.list_cost
-        FROM src AS n
-        LEFT JOIN customers_cloudaccount AS sa
-            ON sa.reseller_id = %(reseller)s AND sa.provider = n.provider AND sa.account_id = n.sub
-        LEFT JOIN customers_cloudaccount AS ba
-            ON ba.reseller_id = %(reseller)s AND ba.provider = n.provider AND ba.account_id = n.billing
+        CREATE UNLOGGED TABLE {typed} AS
+        SELECT n.line_no + 1 AS line_no, n.base, n.fingerprint, n.provider, n.billing, n.sub, n.usage_date,
+               n.charge_category, n.service_name, n.service_category, n.sku, n.region, n.resource_id,
+               n.quantity, n.cost, n.effective_cost, n.list_cost
+        FROM ({select}) AS n
+        WHERE n.ok
+        ORDER BY n.fingerprint
     """
-    params = {"reseller": current_reseller_id(), "forced_provider": usage_import.provider}
     with connection.cursor() as cursor:
         try:
             with transaction.atomic():
-                cursor.execute(sql, params)
+                cursor.execute(sql, {"forced_provider": usage_import.provider})
+                typed_rows = cursor.rowcount
         except DataError as exc:
+            validate(name, layout, usage_import.provider)  # names the bad lines when it can
             raise ImportFailed(
                 f"A value cannot be read ({str(exc).splitlines()[0]}); check the dates and numbers. "
                 "Nothing was imported."
             ) from exc
-        cursor.execute(f"ANALYZE {price_table}")
+    if typed_rows != read:
+        validate(name, layout, usage_import.provider)
+        raise ImportFailed("The file has rows that cannot be imported; nothing was imported.")
 
 
-def insert_rows(name: str, layout: focus.Layout, usage_import: UsageImport) -> tuple[int, int]:
+def create_matched_view(typed: str, view: str) -> None:
+    """The typed rows with their customer and cloud account (SubAccountId, else BillingAccountId, among
+    the reseller's accounts), in the column names billing.pricing_sql and billing.rollups read: a TEMP
+    view, so the pricing keys and the insert each hash-join the accounts as they read the rows."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""CREATE TEMP VIEW {view} AS
+                SELECT t.line_no, t.base, t.fingerprint, COALESCE(sa.customer_id, ba.customer_id) AS customer_id,
+                       COALESCE(sa.id, ba.id) AS cloud_account_id, t.provider,
+                       left(t.billing, 100) AS billing_account_id, left(t.sub, 100) AS sub_account_id,
+                       t.usage_date, t.charge_category, t.service_name, t.service_category, t.sku, t.region,
+                       t.resource_id, t.quantity, t.cost, t.effective_cost, t.list_cost
+                FROM {typed} AS t
+                LEFT JOIN customers_cloudaccount AS sa
+                    ON sa.reseller_id = %(reseller)s AND sa.provider = t.provider AND sa.account_id = t.sub
+                LEFT JOIN customers_cloudaccount AS ba
+                    ON ba.reseller_id = %(reseller)s AND ba.provider = t.provider AND ba.account_id = t.billing""",
+            {"reseller": current_reseller_id()},
+        )
+
+
+def number_repeats(typed: str, repeats: str) -> str | None:
+    """Identical lines in one file are distinct charges: the fingerprint is the md5 of the base and the
+    line's occurrence ('#1', '#2', …; rollups.insert_priced_rows). The occurrences after the first go
+    to the TEMP table `repeats` (line_no, n); returns its name, or None when no line repeats (usual)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT base FROM {typed} GROUP BY base HAVING count(*) > 1")
+        repeated = [row[0] for row in cursor.fetchall()]
+        if not repeated:
+            return None
+        cursor.execute(
+            f"""CREATE TEMP TABLE {repeats} AS
+                SELECT line_no, n FROM (
+                    SELECT line_no, row_number() OVER (PARTITION BY base ORDER BY line_no) AS n
+                    FROM {typed} WHERE base = ANY(%s)) AS d
+                WHERE n > 1""",
+            [repeated],
+        )
+    return repeats
+
+
+def insert_rows(
+    name: str, layout: focus.Layout, usage_import: UsageImport, read: int, phase
+) -> tuple[int, int]:
     """Parse, match, rate, deduplicate and roll up the staging rows; returns (new rows, matched)."""
-    price_table = f"usage_price_{uuid.uuid4().hex}"
-    create_usage_staging_table(price_table)
+    typed = staging_names(usage_import.pk)[1]
+    keys = f"usage_keys_{usage_import.pk.hex}"
+    matched_view = f"usage_matched_{usage_import.pk.hex}"
     with connection.cursor() as cursor:
+        # This transaction only: sorts and hashes of millions of rows stay in memory, and every join is
+        # a hash join (the staging tables have no statistics; a nested loop over 5,000 accounts or a
+        # merge join sorting millions of rows would be the planner's guess otherwise). The pricing
+        # look-ups are LATERAL, which stays a nested loop whatever these say.
         cursor.execute("SET LOCAL work_mem = '256MB'")
-        cursor.execute(f"ALTER TABLE {price_table} {PARSED_COLUMNS}")
-    parse_rows(name, price_table, layout, usage_import)
-    price_usage_rows_sql(price_table)
-    new, matched, customers = insert_priced_rows(price_table, usage_import.pk)
+        cursor.execute("SET LOCAL enable_nestloop = off")
+        cursor.execute("SET LOCAL enable_mergejoin = off")
+    with phase("type+fingerprint"):
+        type_rows(name, typed, layout, usage_import, read)
+    create_matched_view(typed, matched_view)
+    with phase("repeats"):
+        repeats = number_repeats(typed, f"usage_repeats_{usage_import.pk.hex}")
+    with phase("match+price keys"), connection.cursor() as cursor:
+        # The LATERAL look-ups are nested loops, which enable_nestloop = off prices at 10^10: JIT would
+        # then spend a second optimising a query that runs a few milliseconds.
+        cursor.execute("SET LOCAL jit = off")
+        create_price_keys(matched_view, keys)
+        cursor.execute("SET LOCAL jit TO DEFAULT")
+    with phase("match+insert+rate+rollup"):
+        new, matched, customers = insert_priced_rows(matched_view, keys, repeats, usage_import.pk)
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE {price_table}")
-    refresh_customers(customers)
+        cursor.execute(f"DROP VIEW {matched_view}")
+        for table in (typed, keys, repeats):
+            if table:
+                cursor.execute(f"DROP TABLE {table}")
+        # What follows (month-to-date spend, credit thresholds) are small indexed look-ups.
+        cursor.execute("SET LOCAL enable_nestloop TO DEFAULT")
+        cursor.execute("SET LOCAL enable_mergejoin TO DEFAULT")
+        cursor.execute("SET LOCAL work_mem TO DEFAULT")
+    with phase("refresh customers"):
+        refresh_customers(customers)
     return new, matched
 
 
 def _save(usage_import, **fields):
+    fields["heartbeat_at"] = timezone.now()
     for key, value in fields.items():
         setattr(usage_import, key, value)
     usage_import.save(update_fields=list(fields))
 
 
+def drop_staging(import_id) -> None:
+    with connection.cursor() as cursor:
+        for table in staging_names(import_id):
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+
+
 def run_import(usage_import: UsageImport) -> UsageImport:
     """Import the file of `usage_import` (in its reseller's scope). Safe to run twice: a finished or
-    failed import is left as it is."""
+    failed import is left as it is, one another worker is running is left to it, and one whose worker
+    died ("Reading"/"Processing", lock free) starts again from the file (nothing of it was kept)."""
     if usage_import.status in (UsageImport.Status.DONE, UsageImport.Status.FAILED):
         return usage_import
-    name = f"usage_stage_{uuid.uuid4().hex}"
-    path = usage_import.file.path
+    with import_lock(usage_import.pk) as mine:
+        if not mine:
+            return usage_import
+        usage_import.refresh_from_db()
+        if usage_import.status in (UsageImport.Status.DONE, UsageImport.Status.FAILED):
+            return usage_import
+        _run(usage_import)
+    return usage_import
+
+
+def _run(usage_import: UsageImport) -> None:
+    name = staging_names(usage_import.pk)[0]
+    drop_staging(usage_import.pk)  # a crashed run's tables
+    phase = _Phases(usage_import)
     _save(usage_import, status=UsageImport.Status.READING, started_at=timezone.now(), error="")
     try:
+        if not usage_import.file or not usage_import.file.storage.exists(usage_import.file.name):
+            raise ImportFailed("The uploaded file is no longer stored; upload it again.")
+        path = usage_import.file.path
         try:
             layout = focus.layout_for(read_header(path), provider=usage_import.provider)
         except focus.FocusFormatError as exc:
             raise ImportFailed(str(exc)) from exc
         live = None if connection.in_atomic_block else usage_import.pk
-        with transaction.atomic():
+        with phase("copy"), transaction.atomic():
             create_staging(name, layout)
             read = copy_file(name, layout, path, import_id=live)
-        _save(usage_import, rows_read=read, focus_version=layout.focus_version)
-        validate(name, layout, usage_import.provider)
-        _save(usage_import, status=UsageImport.Status.PROCESSING)
+        _save(usage_import, rows_read=read, focus_version=layout.focus_version,
+              status=UsageImport.Status.PROCESSING)  # fmt: skip
         with transaction.atomic():
-            new, matched = insert_rows(name, layout, usage_import)
+            new, matched = insert_rows(name, layout, usage_import, read, phase)
             _save(
                 usage_import,
                 status=UsageImport.Status.DONE,
@@ -291,6 +410,4 @@ def run_import(usage_import: UsageImport) -> UsageImport:
     except ImportFailed as exc:
         _save(usage_import, status=UsageImport.Status.FAILED, error=str(exc), finished_at=timezone.now())
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {name}")
-    return usage_import
+        drop_staging(usage_import.pk)

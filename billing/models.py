@@ -41,4 +41,21 @@ from .models_pricebook import BillingPeriod, ExchangeRate, Pricebook, PricebookR
 
 __all__ = ["BillingPeriod", "DailySpend", "ExchangeRate", "Pricebook", "PricebookAssignment"]
 __all__ += ["PricebookChange", "PricebookRule"]
+# Billing configuration of a customer (issue 8): tax, credits, charges and discounts.
+from .models_charges import ChargeGroup, ChargeItem  # noqa: E402,F401
+from .models_credits import Credit, CreditApplication  # noqa: E402,F401
+from .models_invoices import (  # noqa: E402
+    CreditNote,
+    Invoice,
+    InvoiceCounter,
+    InvoiceLine,
+    InvoiceRun,
+    InvoiceRunChunk,
+    Payment,
+    ProviderPeriod,
+)
+from .models_tax import TaxProfile, TaxRate  # noqa: E402,F401
 from .models_usage import UsageDaily, UsageImport, UsageRow  # noqa: E402,F401
+
+__all__ += ["Invoice", "InvoiceCounter", "InvoiceLine", "InvoiceRun", "InvoiceRunChunk", "Payment"]
+__all__ += ["CreditNote", "ProviderPeriod"]

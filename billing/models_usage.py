@@ -11,6 +11,7 @@
 
 from decimal import Decimal
 
+from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.utils import timezone
 
@@ -43,6 +44,8 @@ class UsageImport(TenantModel):
     )
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Last sign of life of a running import (progress writes, phase changes): the stale-import sweep.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -58,16 +61,31 @@ class UsageImport(TenantModel):
 
 
 class UsageRow(TenantModel):
+    # Write path of millions of rows (billing.ingest): no database foreign-key constraint and no index a
+    # query does not use. The import sets reseller, import, customer and account itself, from the rows
+    # of the same transaction (each constraint was a trigger and a look-up per row: 4 per usage row);
+    # Django's deletion collector still cascades (on_delete is the ORM's, not the database's). The
+    # reseller, import and customer columns are the leading columns of usagerow_unique_fingerprint,
+    # usagerow_customer_day (the invoice's usage CSV); an import's rows are contiguous in the table, so a
+    # BRIN index (a few pages, next to free to maintain) finds them; no query reads by cloud account.
     id = models.BigAutoField(primary_key=True)
-    usage_import = models.ForeignKey(UsageImport, on_delete=models.CASCADE, related_name="rows")
+    reseller = models.ForeignKey(
+        "accounts.Reseller", on_delete=models.CASCADE, editable=False, related_name="+", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
+    usage_import = models.ForeignKey(
+        UsageImport, on_delete=models.CASCADE, related_name="rows", db_index=False, db_constraint=False
+    )
     line_no = models.BigIntegerField(help_text="line of the file (the header is line 1)")
     fingerprint = models.UUIDField(help_text="md5 of the identifying columns and their occurrence")
     customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
-    )
+        "customers.Customer", on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+        db_index=False, db_constraint=False,
+    )  # fmt: skip
     cloud_account = models.ForeignKey(
-        "customers.CloudAccount", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+        "customers.CloudAccount", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        db_index=False, db_constraint=False,
+    )  # fmt: skip
     provider = models.CharField(max_length=10)
     billing_account_id = models.CharField(max_length=100, blank=True)
     sub_account_id = models.CharField(max_length=100, blank=True)
@@ -90,19 +108,19 @@ class UsageRow(TenantModel):
     # table of millions); a deleted pricebook or rule leaves the id, which then names nothing.
     pricebook = models.ForeignKey(
         "billing.Pricebook", on_delete=models.DO_NOTHING, null=True, blank=True, related_name="+",
-        db_constraint=False,
+        db_constraint=False, db_index=False,
     )  # fmt: skip
     rule = models.ForeignKey(
         "billing.PricebookRule", on_delete=models.DO_NOTHING, null=True, blank=True, related_name="+",
-        db_constraint=False,
+        db_constraint=False, db_index=False,
     )  # fmt: skip
     priced_note = models.CharField(max_length=200, blank=True)
     rolled_up = models.BooleanField(default=False)
 
     class Meta:
-        ordering = ["usage_import", "line_no"]
+        ordering = ["id"]  # import order (within an import, fingerprint order: see billing.ingest)
         indexes = [
-            models.Index(fields=["usage_import", "line_no"], name="usagerow_import_line"),
+            BrinIndex(fields=["usage_import"], name="usagerow_import_brin"),
             models.Index(fields=["customer", "usage_date"], name="usagerow_customer_day"),
             models.Index(
                 fields=["reseller", "provider", "sub_account_id"],

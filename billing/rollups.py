@@ -1,7 +1,7 @@
 """Rating and daily rollups of usage rows, set-based.
 
-On import (billing.ingest) the rows are rated in the pricing staging table before they reach the usage
-table; `insert_priced_rows()` then inserts them, skipping fingerprints already imported, and adds only the
+On import (billing.ingest) `insert_priced_rows()` prices the typed rows through their pricing keys as it
+inserts them into the usage table, skipping fingerprints already imported, and adds only the
 rows actually inserted to the detailed rollup (UsageDaily) and to the customer rollup the KPI cards read
 (DailySpend), in one statement. `process_pending()` does the same for rows matched later (an unmatched
 account linked to a customer): it rates them with billing.pricing_sql, writes the price back and rolls
@@ -18,7 +18,7 @@ from customer360.tenancy import current_reseller_id
 
 from .models import DailySpend
 from .models_usage import UsageDaily, UsageRow
-from .pricing_sql import create_usage_staging_table, price_usage_rows_sql
+from .pricing_sql import amount_sql, create_usage_staging_table, key_join_sql, price_usage_rows_sql
 
 # The two rollups, from a relation `src` of rated rows (customer_id, cloud_account_id, usage_date, provider,
 # service_name, charge_category, currency, cost, price_amount, quantity); keys are unique per statement.
@@ -55,23 +55,32 @@ def _tables():
     return UsageRow._meta.db_table, UsageDaily._meta.db_table, DailySpend._meta.db_table
 
 
-def insert_priced_rows(table: str, usage_import_id) -> tuple[int, int, list]:
-    """One statement: the rated rows of the pricing staging table `table` (see billing.ingest) into the
-    usage table, skipping fingerprints already there, and only the rows actually inserted into both
-    rollups. Returns (rows inserted, of which matched, the customers concerned)."""
+def insert_priced_rows(table: str, keys: str, repeats, usage_import_id) -> tuple[int, int, list]:
+    """One statement: the typed rows of `table` (see billing.ingest) priced through their pricing keys
+    (`keys`, billing.pricing_sql.create_price_keys), fingerprinted from their base and occurrence (the
+    `repeats` table of billing.ingest.number_repeats, or None) into the usage table, skipping fingerprints already
+    there, and only the rows actually inserted into both rollups (from the rows the insert returns, not
+    a re-read of the usage table). Returns (rows inserted, of which matched, the customers concerned)."""
     rows, daily, spend = _tables()
+    fingerprint = "t.fingerprint"  # the first occurrence's (billing.focus.typed_rows_sql)
+    if repeats:
+        fingerprint = "COALESCE(md5(t.base::text || '#' || r.n)::uuid, t.fingerprint)"
+    t_columns = ", ".join(
+        fingerprint if c.strip() == "fingerprint" else f"t.{c.strip()}" for c in USAGE_COLUMNS.split(",")
+    )
+    join_repeats = f"LEFT JOIN {repeats} AS r ON r.line_no = t.line_no" if repeats else ""
     sql = f"""
         WITH src AS (
             INSERT INTO {rows} (reseller_id, usage_import_id, {USAGE_COLUMNS}, billing_currency, price,
                 price_currency, pricebook_id, rule_id, priced_note, rolled_up)
-            SELECT %(reseller)s, %(import)s, {USAGE_COLUMNS}, 'USD', amount,
-                   CASE WHEN customer_id IS NULL THEN '' ELSE COALESCE(currency, '') END,
-                   CASE WHEN customer_id IS NULL THEN NULL ELSE pricebook_id END,
-                   CASE WHEN customer_id IS NULL THEN NULL ELSE rule_id END,
-                   CASE WHEN customer_id IS NULL THEN 'no customer: the account is not linked'
-                        ELSE left(priced_note, 200) END,
-                   customer_id IS NOT NULL
-            FROM {table}
+            SELECT %(reseller)s, %(import)s, {t_columns}, 'USD', {amount_sql("t", "k")},
+                   COALESCE(k.currency, ''), k.pricebook_id, k.rule_id,
+                   CASE WHEN t.customer_id IS NULL THEN 'no customer: the account is not linked'
+                        ELSE left(k.note, 200) END,
+                   t.customer_id IS NOT NULL
+            FROM {table} AS t
+            LEFT JOIN {keys} AS k ON {key_join_sql("t", "k")}
+            {join_repeats}
             ON CONFLICT (reseller_id, fingerprint) DO NOTHING
             RETURNING customer_id, cloud_account_id, usage_date, provider, service_name, charge_category,
                       NULLIF(price_currency, '') AS currency, cost, price AS price_amount, quantity

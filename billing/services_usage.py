@@ -1,17 +1,22 @@
-"""Usage imports: start one (upload or command line), list and reassign the unmatched accounts, re-process.
+"""Usage imports: start one (upload or command line), retry a failed one, recover the ones whose worker
+died, list and reassign the unmatched accounts, re-process.
 
-Views, the task and the import_usage command call these; the streaming import itself is billing.ingest.
+Views, the tasks and the import_usage command call these; the streaming import itself is billing.ingest.
 """
+
+import uuid
 
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import connection, transaction
-from django.db.models import Count, Max, Min, Sum
+from django.db.models import Count, Max, Min, Q, Sum
+from django.utils import timezone
 
 from customer360.tenancy import current_reseller_id
 from customers.models import CloudProvider
 from customers.services import do_link_cloud_account
 
+from .ingest import drop_staging, import_lock
 from .models_usage import UsageImport, UsageRow
 from .rollups import process_pending
 
@@ -47,6 +52,96 @@ def do_create_import(actor, *, file, name: str, provider: str = "", queue: bool 
     if queue:
         run_usage_import.delay_on_commit(str(record.pk), str(record.reseller_id))
     return record
+
+
+# An import in "Reading"/"Processing" with no sign of life for this long, and whose advisory lock no
+# session holds, lost its worker. (Progress is written every 2 s while reading; a long processing
+# statement writes nothing, which is why the lock, not the clock, decides.)
+STALE_MINUTES = 15
+
+
+def file_is_stored(record: UsageImport) -> bool:
+    return bool(record.file) and record.file.storage.exists(record.file.name)
+
+
+def check_retry(record: UsageImport) -> None:
+    if record.status != UsageImport.Status.FAILED:
+        raise ValidationError("Only a failed import can be retried.")
+    if not file_is_stored(record):
+        raise ValidationError("The file of this import is no longer stored: upload it again.")
+
+
+@transaction.atomic
+def do_retry_import(actor, record: UsageImport, *, queue: bool = True) -> UsageImport:
+    """Run a failed import again from its stored file (a fresh start: nothing of a failed import was
+    kept). The task runs once the transaction commits."""
+    from .tasks import run_usage_import
+
+    record = UsageImport.objects.select_for_update().get(pk=record.pk)
+    check_retry(record)
+    reset = {"status": UsageImport.Status.QUEUED, "error": "", "focus_version": "", "rows_read": 0,
+             "rows_new": 0, "rows_duplicate": 0, "rows_matched": 0, "rows_unmatched": 0,
+             "started_at": None, "heartbeat_at": None, "finished_at": None}  # fmt: skip
+    for field, value in reset.items():
+        setattr(record, field, value)
+    record.save(update_fields=list(reset))
+    if queue:
+        run_usage_import.delay_on_commit(str(record.pk), str(record.reseller_id))
+    return record
+
+
+def recover_stale_imports(*, minutes: int = STALE_MINUTES, now=None) -> list:
+    """The reseller's imports whose worker died (see STALE_MINUTES) are marked failed, with the reason,
+    and their staging tables dropped; returns them. Nothing of such an import was kept: its rows are
+    written in one transaction, which the dead worker never committed."""
+    cutoff = (now or timezone.now()) - timezone.timedelta(minutes=minutes)
+    running = (UsageImport.Status.READING, UsageImport.Status.PROCESSING)
+    quiet = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    recovered = []
+    for record in UsageImport.objects.filter(quiet, status__in=running):
+        with import_lock(record.pk) as free:
+            if not free:  # a live worker holds it: slow, not dead
+                continue
+            drop_staging(record.pk)
+            stage = record.get_status_display().lower()
+            last = timezone.localtime(record.heartbeat_at or record.started_at).strftime("%d %b %Y %H:%M")
+            updated = UsageImport.objects.filter(pk=record.pk, status__in=running).update(
+                status=UsageImport.Status.FAILED, finished_at=timezone.now(),
+                error=f"The import stopped while {stage} (its worker was interrupted; last sign of life "
+                f"{last}). Nothing of it was kept. Retry it: the file is imported again from the start.",
+            )  # fmt: skip
+            if updated:
+                recovered.append(record.pk)
+    return recovered
+
+
+def drop_orphan_staging_tables() -> list:
+    """Staging tables (billing.ingest.staging_names) of imports no worker is running any more: a
+    finished, failed or deleted import whose lock is free. Returns the tables dropped."""
+    from customer360.tenancy import reseller_of, tenant_scope
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            r"""SELECT relname FROM pg_class
+                WHERE relkind = 'r' AND relname ~ '^usage_(stage|typed)_[0-9a-f]{32}$'"""
+        )
+        names = [row[0] for row in cursor.fetchall()]
+    dropped = []
+    for name in names:
+        import_id = uuid.UUID(name.rsplit("_", 1)[1])
+        reseller = reseller_of(UsageImport, import_id)
+        with import_lock(import_id) as free:
+            if not free:
+                continue
+            if reseller is not None:
+                with tenant_scope(reseller):
+                    status = UsageImport.objects.filter(pk=import_id).values_list("status", flat=True).first()
+                if status in (UsageImport.Status.READING, UsageImport.Status.PROCESSING):
+                    continue  # recover_stale_imports decides about it
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE IF EXISTS {name}")
+            dropped.append(name)
+    return dropped
 
 
 def unmatched_accounts(usage_import=None):

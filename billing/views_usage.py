@@ -45,7 +45,8 @@ class UsageImportListView(ResellerViewMixin, TemplateView):
 class UsageImportDetailView(HtmxPartialMixin, ResellerViewMixin, TemplateView):
     template_name = "billing/usage_import_detail.html"
     partial_template_name = "billing/usage_import_progress.html"
-    http_method_names = ["get", "head", "options"]
+    http_method_names = ["get", "head", "options", "post"]
+    write_roles = IMPORT_ROLES
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
@@ -53,7 +54,23 @@ class UsageImportDetailView(HtmxPartialMixin, ResellerViewMixin, TemplateView):
         ctx["record"] = record
         if not record.running:
             ctx["unmatched"] = list(services.unmatched_accounts(record)[:100])
+        ctx["can_retry"] = (
+            record.status == UsageImport.Status.FAILED
+            and self.request.user.role in IMPORT_ROLES
+            and services.file_is_stored(record)
+        )
         return ctx
+
+    def post(self, request, *args, **kwargs):
+        """Retry a failed import from its stored file."""
+        record = services.access_import(kwargs["import_id"])
+        try:
+            services.do_retry_import(request.user, record)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"Importing {record.original_name} again.")
+        return redirect("billing:usage_import", import_id=record.pk)
 
 
 class UnmatchedUsageView(ResellerViewMixin, TemplateView):

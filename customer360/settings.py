@@ -120,6 +120,8 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = DATA_DIR / "mail"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Customer360 <no-reply@customer360.example>")
+# Absolute links in emails sent without a request (Celery): the customer's quote accept link.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # Celery: Redis when REDIS_URL (or CELERY_BROKER_URL) is set; otherwise kombu's filesystem transport,
 # which needs no server, so a new machine can run a worker out of the box.
@@ -182,6 +184,18 @@ CELERY_BEAT_SCHEDULE = {
     "renew-subscriptions": {
         "task": "marketplace.tasks.renew_subscriptions",
         "schedule": crontab(hour=0, minute=45),
+    },
+    "expire-quotes": {
+        "task": "quotes.tasks_expiry.expire_quotes",
+        "schedule": crontab(hour=1, minute=0),
+    },
+    "monthly-invoice-run": {  # last month's draft invoices, on the 2nd (late usage still arrives)
+        "task": "billing.tasks_invoices.monthly_invoice_run",
+        "schedule": crontab(day_of_month=2, hour=3, minute=0),
+    },
+    "sweep-usage-imports": {  # imports whose worker died: failed with the reason, staging tables dropped
+        "task": "billing.tasks.sweep_usage_imports",
+        "schedule": crontab(minute="*/10"),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")  # beat's state, not in the checkout

@@ -1,5 +1,7 @@
 from django.urls import path
 
+from billing.urls_config import customer_urlpatterns as billing_urlpatterns
+from billing.urls_invoices import customer_urlpatterns as invoice_urlpatterns
 from billing.views import CustomerCloudBillingView
 from marketplace.urls_customer import urlpatterns as marketplace_urlpatterns
 from quotes.urls_customer import urlpatterns as quotes_urlpatterns
@@ -36,4 +38,6 @@ urlpatterns = [
     path("<uuid:customer_id>/alerts/<uuid:alert_id>/read/", views.AlertReadView.as_view(), name="alert-read"),
     *marketplace_urlpatterns,  # Products: Managed / Buy, cart, checkout; Marketplace: Purchased Products
     *quotes_urlpatterns,  # Products: Quotes and Inquiries
+    *billing_urlpatterns,  # Billing: Tax Profile, Credits, Charges and Discount
+    *invoice_urlpatterns,  # Billing: Customer Invoice
 ]

@@ -4,6 +4,8 @@ Checkout re-prices every cart line (billing.pricing), shows the user any change,
 cloud accounts and the credit limit, and then, in one transaction, numbers the order per reseller,
 writes its lines at the confirmed prices and one subscription per plan line. The checkout token that
 the confirmation form carries is unique on the order, so a second submit returns the first order.
+place_order() is the part shared with a quote's conversion (quotes.services_convert): everything after
+the lines are priced.
 """
 
 import calendar
@@ -153,21 +155,51 @@ def do_checkout(user, customer: Customer, *, token: str, confirmed: dict, on_dat
 
 
 def _checkout(user, customer, token, confirmed, on_date):
-    from .tasks import provision_order
-
+    """The cart-specific part of checkout: the locked cart, priced today, confirmed by the user."""
     cart = Cart.objects.select_for_update().filter(user=user, customer=customer).first()
-    existing = Order.objects.filter(checkout_token=token).first()
-    if existing is not None:
-        if existing.customer_id != customer.pk:
-            raise ValidationError("This checkout form belongs to another customer.")
-        return existing, False
     if cart is None:
+        existing = existing_order(customer, token)
+        if existing is not None:
+            return existing, False
         raise ValidationError("The cart is empty.")
     priced = price_cart(customer, cart_lines(cart), on_date)
+
+    def confirm(priced):
+        changed = _changed_prices(priced, confirmed)
+        if changed:
+            raise PricesChanged(priced, changed)
+
+    order, created = place_order(user, customer, token=token, priced=priced, source="cart", confirm=confirm)
+    if created:
+        CartLine.objects.filter(cart=cart).delete()
+    return order, created
+
+
+def existing_order(customer: Customer, token) -> Order | None:
+    """The order a checkout token already made (None if none); another customer's token is refused."""
+    existing = Order.objects.filter(checkout_token=token).first()
+    if existing is not None and existing.customer_id != customer.pk:
+        raise ValidationError("This checkout form belongs to another customer.")
+    return existing
+
+
+def place_order(
+    user, customer: Customer, *, token, priced: PricedCart, source: str, confirm=None
+) -> tuple[Order, bool]:
+    """The one way an order is placed, shared by the cart's checkout and a quote's conversion: the
+    token's order if it exists (idempotency), else check_checkout's validation, `confirm(priced)` (a
+    last look before anything is written: the cart's price confirmation), the order numbered per
+    reseller, one subscription per plan line, the order lines at the priced amounts, the activity log
+    and the provisioning task. `source` says where the lines came from ("cart", "quote Q-2026-00042").
+    Runs inside the caller's transaction; returns (order, created)."""
+    from .tasks import provision_order
+
+    existing = existing_order(customer, token)
+    if existing is not None:
+        return existing, False
     check_checkout(customer, priced)
-    changed = _changed_prices(priced, confirmed)
-    if changed:
-        raise PricesChanged(priced, changed)
+    if confirm is not None:
+        confirm(priced)
     today = priced.lines[0].quote.on_date
     order = Order.objects.create(
         customer=customer, number=next_order_number(today), checkout_token=token, currency=priced.currency,
@@ -198,10 +230,13 @@ def _checkout(user, customer, token, confirmed, on_date):
             )  # fmt: skip
         lines.append(_order_line(order, sub, p.line.plan, p.line.addon, p.line.quantity, p.quote))
     OrderLine.objects.bulk_create(lines)
-    CartLine.objects.filter(cart=cart).delete()
+    changes = {"status": [None, order.status], "total": [None, str(priced.total)]}
+    origin = ""
+    if source != "cart":
+        origin, changes["source"] = f" from {source}", [None, source]
     record_activity(
-        user, "order.placed", f"Placed order {order.number} ({len(lines)} lines, {priced.total})", obj=order,
-        customer=customer, changes={"status": [None, order.status], "total": [None, str(priced.total)]},
+        user, "order.placed", f"Placed order {order.number}{origin} ({len(lines)} lines, {priced.total})",
+        obj=order, customer=customer, changes=changes,
     )  # fmt: skip
     provision_order.delay_on_commit(str(order.pk))
     return order, True

@@ -11,6 +11,7 @@ from billing.models_pricebook import Method, Scope
 
 from ..factories import TenantFactory
 from ..marketplace.factories import ProviderFactory
+from .invoice_helpers import invoice_rows_for
 
 
 class PricebookFactory(TenantFactory):
@@ -80,4 +81,42 @@ def billing_rows_for(reseller, customer, cloud_account, marker: str) -> dict:
     return {
         Pricebook: book, PricebookRule: rule, PricebookAssignment: assignment, PricebookChange: change,
         BillingPeriod: period, ResellerAuthorization: authorization,
+        **billing_config_rows_for(reseller, customer, cloud_account, marker),
+        **invoice_rows_for(reseller, customer, cloud_account, marker),
+    }  # fmt: skip
+
+
+def billing_config_rows_for(reseller, customer, cloud_account, marker: str) -> dict:
+    """A tax rate and profile, a credit and its application, a charge group and item, marked."""
+    from billing.models import ChargeGroup, ChargeItem, Credit, CreditApplication, TaxProfile, TaxRate
+    from billing.models_charges import ChargeMethod, ChargeScope
+    from customer360.tenancy import tenant_scope
+
+    with tenant_scope(reseller):
+        rate = TaxRate.objects.create(
+            name=f"{marker} State", rate=Decimal("7.25"), country="US", region=f"{marker} Region",
+            valid_from=date(2020, 1, 1),
+        )  # fmt: skip
+        profile = TaxProfile.objects.create(
+            customer=customer, tax_id=f"{marker}-TAX", exempt=True, exemption_certificate=f"{marker}-EXEMPT"
+        )
+        profile.rates.set([rate])
+        credit = Credit.objects.create(
+            customer=customer, amount=Decimal("50.00"), currency=customer.currency, reason=f"{marker} goodwill",
+            issued_by_label=f"{marker} Owner",
+        )  # fmt: skip
+        application = CreditApplication.objects.create(
+            credit=credit, amount=Decimal("10.00"), applied_on=date(2026, 1, 31), invoice_ref=f"{marker}-INV"
+        )
+        group = ChargeGroup.objects.create(customer=customer, name=f"{marker} Support")
+        item = ChargeItem(
+            group=group, customer=customer, name=f"{marker} premium support", method=ChargeMethod.PERCENTAGE,
+            rate=Decimal("5"), currency=customer.currency, scope_type=ChargeScope.CLOUD_ACCOUNT,
+            cloud_account=cloud_account, valid_from=date(2020, 1, 1),
+        )  # fmt: skip
+        item.set_scope_key()
+        item.save()
+    return {
+        TaxRate: rate, TaxProfile: profile, Credit: credit, CreditApplication: application,
+        ChargeGroup: group, ChargeItem: item,
     }  # fmt: skip

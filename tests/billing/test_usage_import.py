@@ -130,6 +130,10 @@ class _Sink:
         ("BilledCost", "12,5", "BilledCost is not a number: 12,5"),
         ("ChargePeriodStart", "yesterday", "ChargePeriodStart is not a date: yesterday"),
         ("ProviderName", "Oracle Cloud", "unknown provider name"),
+        # Values PostgreSQL's casts would take, which the import's checks refuse.
+        ("BilledCost", "NaN", "BilledCost is not a number: NaN"),
+        ("ListCost", "Infinity", "ListCost is not a number: Infinity"),
+        ("ChargePeriodStart", "2026-05-01T00:00:00Z tomorrow", "ChargePeriodStart is not a date"),
     ],
 )
 def test_a_partly_bad_file_imports_nothing_and_names_the_lines(focus_dir, tmp_path, column, value, expected):
@@ -202,3 +206,24 @@ def test_rows_of_another_resellers_account_stay_unmatched(focus_dir):
     with tenant_scope(owner):
         assert not UsageImport.objects.exists() and not UsageRow.objects.exists()
         assert not list(unmatched_accounts())
+
+
+def test_identical_lines_are_distinct_charges_once(focus_dir, tmp_path):
+    """A line repeated in a file is imported each time it occurs (its occurrence is in the fingerprint),
+    and re-importing the file, or the file with the repeats in another place, adds nothing."""
+    path = generate(focus_dir, "aws", "1.2", 50)
+    lines = path.read_text().splitlines(keepends=True)
+    repeated = tmp_path / "repeated.csv"
+    repeated.write_text("".join([*lines[:10], lines[5], lines[5], *lines[10:]]))
+    moved = tmp_path / "moved.csv"
+    moved.write_text("".join([lines[0], lines[5], lines[5], *lines[1:]]))
+    reseller = ResellerFactory()
+    link_all(reseller, "aws", accounts_of(path))
+    with tenant_scope(reseller):
+        first = import_file(repeated)
+        assert (first.status, first.rows_read, first.rows_new) == (UsageImport.Status.DONE, 52, 52)
+        again, other = import_file(repeated), import_file(moved)
+        assert (again.rows_new, other.rows_new, other.rows_duplicate) == (0, 0, 52)
+        with open(repeated, newline="") as f:
+            raw = sum(Decimal(r["BilledCost"]) for r in csv.DictReader(f))
+        assert UsageRow.objects.aggregate(t=Sum("cost"))["t"] == raw

@@ -41,6 +41,23 @@ class UnguardedWriteView(LoginRequiredMixin, View):
         return HttpResponse("saved")
 
 
+def leaky_link_view(request, token):
+    """Checks the signature of a quote's accept link but looks the quote up without the scope it names."""
+    from django.core import signing
+    from django.http import Http404
+
+    from customer360.tenancy import platform_scope
+    from quotes.models import Quote
+    from quotes.services_accept import SALT
+
+    try:
+        payload = signing.loads(token, salt=SALT)
+    except signing.BadSignature as exc:
+        raise Http404 from exc
+    with platform_scope():
+        return HttpResponse(f"<h1>{Quote.objects.get(pk=payload['q']).name}</h1>")
+
+
 def public_view(request):
     """Forgets the login."""
     return HttpResponse("hello")
@@ -83,6 +100,7 @@ urlpatterns = [
     path("leaky/<uuid:customer_id>/", LeakyCustomerView.as_view(), name="leaky-customer"),
     path("leaky/<uuid:customer_id>/unguarded/", UnguardedWriteView.as_view(), name="leaky-unguarded"),
     path("leaky/public/", public_view, name="leaky-public"),
+    path("leaky/link/<str:token>/", leaky_link_view, name="leaky-link"),
     # A kwarg the matrix has no source for, and a pattern with no name.
     path("leaky/<uuid:customer_id>/gadgets/<uuid:gadget_id>/", DashboardView.as_view(), name="leaky-gadget"),
     path("leaky/nameless/", DashboardView.as_view()),

@@ -38,11 +38,13 @@ from django.test import override_settings
 from django.urls import Resolver404, resolve, reverse
 
 from accounts.models import Reseller, User
-from billing.models import UsageImport
+from billing.models import ChargeGroup, ChargeItem, Credit, TaxRate, UsageImport
+from billing.models_invoices import Invoice, InvoiceRun
 from customer360.tenancy import TenantModel
 from customers import services
 from customers.models import Alert, CloudAccount, Customer, CustomFieldDefinition
 from marketplace.models import CartLine, Order, Subscription
+from quotes.models import Inquiry, Quote, QuoteLine, QuoteScenario, QuoteSection
 
 from .conftest import MARKER_A
 from .urlwalk import changed_tables, response_text, tenant_digest, tenant_models, walk
@@ -57,6 +59,31 @@ class Fixed:
     value: object
 
 
+@dataclass(frozen=True)
+class Signed:
+    """A kwarg that is a signed link to a tenant row, usable without signing in (a quote's accept link):
+    `sign(row, reseller)` makes one. Holding a genuine link is the permission, so the matrix checks what
+    no one may do with it: A's row signed for reseller B (the mix-up of a view that forgets the scope the
+    token names) and A's link with a broken signature are a 404 to everyone and change nothing; the
+    genuine link reaches a page (not a login), and writes nothing when posted empty."""
+
+    model: type
+    sign: Callable
+
+    def make(self, row, reseller, *, tamper=False) -> str:
+        token = self.sign(row, reseller)
+        return token[:-1] + ("A" if token[-1] != "A" else "B") if tamper else token
+
+
+def _accept_token(quote, reseller) -> str:
+    from django.core import signing
+
+    from quotes.services_accept import SALT
+
+    payload = {"q": str(quote.pk), "r": str(reseller.pk), "v": quote.revision}
+    return signing.dumps(payload, salt=SALT, compress=True)
+
+
 # URL kwarg -> the tenant model whose id it carries (the matrix fills in reseller A's row, or B's), or
 # Fixed(value) for a kwarg that names no tenant row. A URL with a kwarg missing here fails the matrix.
 KWARG_SOURCES = {
@@ -68,6 +95,19 @@ KWARG_SOURCES = {
     "order_id": Order,
     "provider_code": Fixed("m365"),  # a catalog provider both resellers are authorized for
     "import_id": UsageImport,
+    "tax_rate_id": TaxRate,  # billing configuration (issue 8)
+    "credit_id": Credit,
+    "charge_id": ChargeItem,
+    "charge_group_id": ChargeGroup,
+    "invoice_id": Invoice,  # billing: Customer Invoice and the invoice runs (issue 8)
+    "run_id": InvoiceRun,
+    "quote_id": Quote,  # quotes: the builder
+    "scenario_id": QuoteScenario,
+    "section_id": QuoteSection,
+    "quote_line_id": QuoteLine,
+    "inquiry_id": Inquiry,  # quotes: a customer's inquiry
+    "token": Signed(Quote, _accept_token),  # quotes: the customer's accept link (no sign-in)
+    "revision": Fixed(1),  # quotes: a sent revision's number (each world's quote has a sent revision 1)
 }
 
 # The reviewed list of patterns the matrix does not request, by name (or "<unnamed route>"), with why.
@@ -189,8 +229,9 @@ def owned_kwargs(route) -> list:
     return [n for n in route.kwarg_names if not isinstance(KWARG_SOURCES[n], Fixed)]
 
 
-def build_url(route, default, tenants=None) -> str:
-    """The route's URL with every kwarg from `default`'s rows, except those named in `tenants`."""
+def build_url(route, default, tenants=None, *, signer=None, tamper=False) -> str:
+    """The route's URL with every kwarg from `default`'s rows, except those named in `tenants`. Signed
+    kwargs are signed for the row's own reseller, or `signer`'s; `tamper` breaks their signature."""
     tenants = tenants or {}
     kwargs = {}
     for name in route.kwarg_names:
@@ -199,7 +240,11 @@ def build_url(route, default, tenants=None) -> str:
             kwargs[name] = ADMIN_KWARG_SOURCES[name](route, tenant)
         else:
             source = KWARG_SOURCES[name]
-            kwargs[name] = source.value if isinstance(source, Fixed) else tenant.obj(source).pk
+            if isinstance(source, Signed):
+                reseller = (signer or tenant).reseller
+                kwargs[name] = source.make(tenant.obj(source.model), reseller, tamper=tamper)
+            else:
+                kwargs[name] = source.value if isinstance(source, Fixed) else tenant.obj(source).pk
     return route.build(kwargs)
 
 
@@ -239,7 +284,9 @@ def structure_problems(world, routes) -> list:
             )
             continue
         missing = [
-            m.__name__ for m in {KWARG_SOURCES[n] for n in owned_kwargs(route)} if m not in world.a.objects
+            m.__name__
+            for m in {getattr(KWARG_SOURCES[n], "model", KWARG_SOURCES[n]) for n in owned_kwargs(route)}
+            if m not in world.a.objects
         ]
         if missing:
             problems.append(
@@ -383,6 +430,31 @@ def _look_at_skipped(probe, world, routes):
             probe.send(route, "GET", build_url(route, world.a), expect=NO_SERVER_ERROR)
 
 
+def is_signed_route(route) -> bool:
+    return not route.admin_site and any(isinstance(KWARG_SOURCES[n], Signed) for n in route.kwarg_names)
+
+
+GENUINE_LINK = Expect(
+    lambda r: r.status_code < 500 and not (r.status_code == 302 and "login" in r["Location"]),
+    "a page (not a login, no server error)",
+)
+
+
+def check_signed_route(probe, world, route, holder) -> bool:
+    """A signed route (see Signed): `probe` requests the forged links (404/405, nothing changes, no
+    marker); `holder` (a probe that may see A's data) the genuine one. Whether its GET was a 200."""
+    not_found = status(404, 405, wanted="404 (or 405 for a method the view doesn't take)")
+    for url in (build_url(route, world.a, signer=world.b), build_url(route, world.a, tamper=True)):
+        for htmx in VARIANTS:
+            for method in METHODS:
+                probe.send(route, method, url, expect=not_found, htmx=htmx)
+    url = build_url(route, world.a)
+    response = holder.send(route, "GET", url, expect=GENUINE_LINK)
+    for method in UNSAFE_METHODS:
+        holder.send(route, method, url, expect=NO_SERVER_ERROR)
+    return response is not None and response.status_code == 200
+
+
 def _refused_by_the_admin(probe, world, route):
     """Someone who isn't staff: every admin URL sends them to the admin login, and changes nothing."""
     url = build_url(route, world.a)
@@ -398,12 +470,16 @@ def _refused_by_the_admin(probe, world, route):
 def check_other_reseller(world, routes) -> list:
     """Reseller B's owner against reseller A's objects."""
     probe = Probe(world, world.b_owner, "reseller B's owner")
+    holder = Probe(world, world.b_owner, "reseller B's owner holding A's link", check_marker=False)
     a_secrets = [s.lower() for s in world.a.secrets]
     not_found = status(404, 405, wanted="404 (or 405 for a method the view doesn't take)")
     saw_own_data = False
     for route in checked_routes(world, routes):
         if route.admin_site:
             _refused_by_the_admin(probe, world, route)
+            continue
+        if is_signed_route(route):  # B holding A's genuine link may read it: that is what a link is
+            check_signed_route(probe, world, route, holder)
             continue
         owned = owned_kwargs(route)
         if owned:
@@ -453,16 +529,21 @@ def check_other_reseller(world, routes) -> list:
         probe.problems.append(
             Problem("(matrix)", "no page showed reseller B its own marker: is the marker check blind?")
         )
-    return probe.problems
+    return probe.problems + holder.problems
 
 
 def check_anonymous(world, routes) -> list:
     """Someone not signed in: every URL sends them to a login page."""
     probe = Probe(world, world.anonymous, "anonymous")
+    holder = Probe(world, world.anonymous, "anonymous holding A's link", check_marker=False)
     login = resolve_url(settings.LOGIN_URL)
+    signed_pages = set()
     for route in checked_routes(world, routes):
         if route.admin_site:
             _refused_by_the_admin(probe, world, route)
+            continue
+        if is_signed_route(route):
+            signed_pages.add(check_signed_route(probe, world, route, holder))
             continue
         url = build_url(route, world.a)
         expect = login_redirect(login, url)
@@ -470,7 +551,11 @@ def check_anonymous(world, routes) -> list:
             for htmx in VARIANTS:
                 probe.send(route, method, url, expect=expect, htmx=htmx)
     _look_at_skipped(probe, world, routes)
-    return probe.problems
+    if signed_pages and True not in signed_pages:
+        holder.problems.append(
+            Problem("(matrix)", "no signed link's genuine URL answered 200: are tokens right?")
+        )
+    return probe.problems + holder.problems
 
 
 def check_viewer(world, routes) -> list:
@@ -480,6 +565,9 @@ def check_viewer(world, routes) -> list:
     for route in checked_routes(world, routes):
         if route.admin_site:
             _refused_by_the_admin(probe, world, route)
+            continue
+        if is_signed_route(route):  # public: the viewer is any holder; an empty post writes nothing
+            check_signed_route(probe, world, route, probe)
             continue
         url = build_url(route, world.a)
         methods = route.view_methods
@@ -499,6 +587,9 @@ def check_platform_staff(world, routes) -> list:
         url = build_url(route, world.a)
         if route.admin_site:
             probe.send(route, "GET", url, expect=NO_SERVER_ERROR)
+            continue
+        if is_signed_route(route):
+            check_signed_route(probe, world, route, probe)
             continue
         for method in ("GET", "POST"):
             probe.send(route, method, url, expect=to_admin)
@@ -600,6 +691,7 @@ LEAKY = {
     "<unnamed leaky/nameless/>": structure_problems,
     "leaky-public": check_anonymous,
     "leaky-unguarded": check_viewer,
+    "leaky-link": check_other_reseller,
 }
 
 

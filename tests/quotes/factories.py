@@ -68,3 +68,49 @@ def quote_rows_for(reseller, customer, owner, order_line, marker: str) -> dict:
         Lead: lead, Inquiry: inquiry, QuoteCounter: counter, Quote: quote, QuoteScenario: scenario,
         QuoteSection: section, QuoteLine: line, QuoteRevision: revision, DiscountLimit: limit,
     }  # fmt: skip
+
+
+# --- The builder's tests (quotes.services) ---------------------------------------------------------------
+
+LEAD_DATA = {
+    "company_name": "Umbrella Prospects", "contact_name": "Alice Buyer", "contact_email": "alice@umbrella.example",
+    "phone": "+1 555 0100", "address_line1": "1 Main St", "city": "Springfield", "postal_code": "12345",
+    "country": "US", "currency": "USD",
+}  # fmt: skip
+
+
+def start_quote(shop, *, user=None, customer=None, lead_data=None, lines=(), on_date=None):
+    """A draft quote in the shop's m365 category through the services (for the shop's customer unless a
+    lead is given), with (item, quantity, discount) lines in its first section."""
+    from quotes.services import do_create_quote
+    from quotes.services_lines import do_add_line
+
+    user = user or shop.user
+    with tenant_scope(shop.reseller):
+        quote = do_create_quote(
+            user, category=shop.m365, customer=None if lead_data else (customer or shop.customer),
+            lead_data=lead_data, on_date=on_date,
+        )  # fmt: skip
+        section = quote.scenarios.get().sections.get()
+        for item, quantity, discount in lines:
+            do_add_line(
+                user, quote, section, item, quantity=quantity, discount_percent=discount, on_date=on_date
+            )
+        quote.refresh_from_db()
+    return quote
+
+
+def mark_sent(quote, user=None):
+    """What sending does to the working revision, for tests of what comes after: the frozen revision row
+    and the status (the sending helper's service does this for real)."""
+    from quotes.models import Quote, QuoteRevision
+
+    with tenant_scope(quote.reseller_id):
+        revision = QuoteRevision.objects.create(
+            quote=quote, number=quote.revision, snapshot={"name": quote.name, "revision": quote.revision},
+            total=Decimal("0"), currency=quote.currency, sent_by=user, recipient_email="buyer@customer.example",
+            delivery=QuoteRevision.Delivery.SENT,
+        )  # fmt: skip
+        Quote.objects.filter(pk=quote.pk).update(status=Quote.Status.SENT, step=Quote.Step.SUMMARY)
+        quote.refresh_from_db()
+    return revision
