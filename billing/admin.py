@@ -496,40 +496,6 @@ class ChargeItemAdmin(ReadOnlyScopedAdmin):
     search_fields = ["name", "customer__name", "group__name"]
 
 
-# Usage imports (issue 7): read-only; imports are started, retried and their unmatched accounts linked on
-# the Usage imports pages, whose services check roles and write the activity log.
-from django.utils.html import format_html_join  # noqa: E402
-
-from .models_usage import UsageImport  # noqa: E402
-
-
-@admin.register(UsageImport)
-class UsageImportAdmin(ReadOnlyScopedAdmin):
-    list_display = ["original_name", "status", "provider", "focus_version", "rows_read", "rows_new"]
-    list_display += ["rows_duplicate", "rows_matched", "rows_unmatched", "created_at", "finished_at"]
-    list_filter = ["status", "provider", "focus_version"]
-    search_fields = ["original_name", "error"]
-    date_hierarchy = "created_at"
-    list_select_related = ["created_by"]
-    readonly_fields = ["unmatched_accounts"]
-    fields = [
-        "original_name", "file", "provider", "status", "focus_version", "rows_read", "rows_new",
-        "rows_duplicate", "rows_matched", "rows_unmatched", "error", "unmatched_accounts", "created_by",
-        "created_at", "started_at", "heartbeat_at", "finished_at",
-    ]  # fmt: skip
-
-    @admin.display(description="unmatched accounts (first 20)")
-    def unmatched_accounts(self, obj):
-        from .services_usage import unmatched_accounts
-
-        rows = list(unmatched_accounts(obj)[:20])
-        if not rows:
-            return "—"
-        return format_html(
-            "<ul>{}</ul>",
-            format_html_join(
-                "", "<li>{} {}: {} rows, cost {} USD ({} to {})</li>",
-                ((r["provider"], r["sub_account_id"], r["rows"], f"{r['cost']:.2f}", r["first_day"], r["last_day"])
-                 for r in rows),
-            ),
-        )  # fmt: skip
+# Read-only admins of the billing records made by the app's own pages and runs (usage imports, invoices,
+# payments, invoice runs, exports): billing/admin_records.py.
+from . import admin_records  # noqa: E402, F401

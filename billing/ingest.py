@@ -35,6 +35,8 @@ from . import focus
 from .models_usage import UsageImport
 from .pricing_sql import create_price_keys
 from .rollups import insert_priced_rows, refresh_customers
+from .usage_files import MAX_HEADER_BYTES, BoundedGzip, ExpansionRefused, check_parquet_size
+from .usage_locks import closed_period_filter, count_in_closed_periods
 
 logger = logging.getLogger(__name__)
 CHUNK = 1 << 20
@@ -54,19 +56,31 @@ def _is_parquet(path) -> bool:
 def _open_binary(path):
     with open(path, "rb") as f:
         gz = f.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rb") if gz else open(path, "rb")
+    return BoundedGzip(path) if gz else open(path, "rb")  # noqa: SIM115 - the callers close it
 
 
 def read_header(path) -> list:
     if _is_parquet(path):
         import pyarrow.parquet as pq
 
-        return list(pq.ParquetFile(path).schema_arrow.names)
+        parquet = pq.ParquetFile(path)
+        try:
+            check_parquet_size(parquet, path)
+        except ExpansionRefused as exc:
+            raise focus.FocusFormatError(str(exc)) from exc
+        return list(parquet.schema_arrow.names)
     with _open_binary(path) as f:
         try:
-            line = f.readline().decode("utf-8-sig")
+            raw = f.readline(MAX_HEADER_BYTES)
+            if not raw.endswith(b"\n") and len(raw) >= MAX_HEADER_BYTES:
+                raise focus.FocusFormatError(
+                    f"Line 1 is longer than {MAX_HEADER_BYTES // 1024:,} KB without ending: it is not a FOCUS header."
+                )
+            line = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise focus.FocusFormatError("Line 1 is not UTF-8 text: the file must be UTF-8 encoded.") from exc
+        except ExpansionRefused as exc:
+            raise focus.FocusFormatError(str(exc)) from exc
         except (OSError, EOFError) as exc:
             raise focus.FocusFormatError(f"The file cannot be read: {exc}") from exc
     header = next(csv.reader([line]), [])
@@ -166,6 +180,8 @@ def copy_file(name: str, layout: focus.Layout, path, *, import_id=None) -> int:
                     progress.add(chunk)
         except (psycopg.DataError, psycopg.errors.BadCopyFileFormat) as exc:
             raise ImportFailed(_copy_error(exc)) from exc
+        except ExpansionRefused as exc:
+            raise ImportFailed(str(exc)) from exc
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             raise ImportFailed(f"The file cannot be read: {exc}") from exc
         finally:
@@ -268,7 +284,9 @@ def type_rows(name: str, typed: str, layout: focus.Layout, usage_import: UsageIm
 def create_matched_view(typed: str, view: str) -> None:
     """The typed rows with their customer and cloud account (SubAccountId, else BillingAccountId, among
     the reseller's accounts), in the column names billing.pricing_sql and billing.rollups read: a TEMP
-    view, so the pricing keys and the insert each hash-join the accounts as they read the rows."""
+    view, so the pricing keys and the insert each hash-join the accounts as they read the rows. Rows of a
+    closed provider period are left out (billing.usage_locks)."""
+    open_only, params = closed_period_filter("t.provider", "t.usage_date")
     with connection.cursor() as cursor:
         cursor.execute(
             f"""CREATE TEMP VIEW {view} AS
@@ -281,8 +299,9 @@ def create_matched_view(typed: str, view: str) -> None:
                 LEFT JOIN customers_cloudaccount AS sa
                     ON sa.reseller_id = %(reseller)s AND sa.provider = t.provider AND sa.account_id = t.sub
                 LEFT JOIN customers_cloudaccount AS ba
-                    ON ba.reseller_id = %(reseller)s AND ba.provider = t.provider AND ba.account_id = t.billing""",
-            {"reseller": current_reseller_id()},
+                    ON ba.reseller_id = %(reseller)s AND ba.provider = t.provider AND ba.account_id = t.billing
+                WHERE {open_only}""",
+            {"reseller": current_reseller_id(), **params},
         )
 
 
@@ -308,8 +327,9 @@ def number_repeats(typed: str, repeats: str) -> str | None:
 
 def insert_rows(
     name: str, layout: focus.Layout, usage_import: UsageImport, read: int, phase
-) -> tuple[int, int]:
-    """Parse, match, rate, deduplicate and roll up the staging rows; returns (new rows, matched)."""
+) -> tuple[int, int, int]:
+    """Parse, match, rate, deduplicate and roll up the staging rows; returns (new rows, matched, rows left
+    out because their provider period is closed)."""
     typed = staging_names(usage_import.pk)[1]
     keys = f"usage_keys_{usage_import.pk.hex}"
     matched_view = f"usage_matched_{usage_import.pk.hex}"
@@ -323,6 +343,7 @@ def insert_rows(
         cursor.execute("SET LOCAL enable_mergejoin = off")
     with phase("type+fingerprint"):
         type_rows(name, typed, layout, usage_import, read)
+    closed = count_in_closed_periods(typed)
     create_matched_view(typed, matched_view)
     with phase("repeats"):
         repeats = number_repeats(typed, f"usage_repeats_{usage_import.pk.hex}")
@@ -345,7 +366,7 @@ def insert_rows(
         cursor.execute("SET LOCAL work_mem TO DEFAULT")
     with phase("refresh customers"):
         refresh_customers(customers)
-    return new, matched
+    return new, matched, closed
 
 
 def _save(usage_import, **fields):
@@ -397,12 +418,13 @@ def _run(usage_import: UsageImport) -> None:
         _save(usage_import, rows_read=read, focus_version=layout.focus_version,
               status=UsageImport.Status.PROCESSING)  # fmt: skip
         with transaction.atomic():
-            new, matched = insert_rows(name, layout, usage_import, read, phase)
+            new, matched, closed = insert_rows(name, layout, usage_import, read, phase)
             _save(
                 usage_import,
                 status=UsageImport.Status.DONE,
                 rows_new=new,
-                rows_duplicate=read - new,
+                rows_closed_period=closed,
+                rows_duplicate=read - new - closed,
                 rows_matched=matched,
                 rows_unmatched=new - matched,
                 finished_at=timezone.now(),

@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 
 
 def recipient_of(customer) -> str:
+    """The customer's billing contact: its billing email, else its admin contact."""
+    if customer.billing_email:
+        return customer.billing_email
     contact = Contact.objects.filter(customer=customer, is_admin=True).first()
     return contact.email if contact else ""
 
@@ -42,7 +45,9 @@ def check_emailable(invoice) -> str:
         raise ValidationError("Only finalized invoices are emailed.")
     to = recipient_of(invoice.customer)
     if not to:
-        raise ValidationError(f"{invoice.customer} has no admin contact to email the invoice to.")
+        raise ValidationError(
+            f"{invoice.customer} has no billing email or admin contact to email the invoice to."
+        )
     return to
 
 

@@ -3,8 +3,10 @@ the caller's process by the management command's --inline).
 
 Progress is counted per chunk: a chunk is marked done once, under the run's row lock, so a task delivered
 twice (late acknowledgement after a killed worker) rebuilds its customers' drafts again (idempotent) but
-never counts them twice. Each customer's invoice is built in its own transaction
-(invoicing.generate_invoice); a failure of one customer is recorded on the chunk and the run goes on.
+never counts them twice. A chunk's invoices are built set-based in one transaction
+(invoicing_bulk.generate_chunk: a constant number of queries per chunk); if that fails, the chunk is done
+again one customer at a time, each in its own transaction (invoicing.generate_invoice), so a failure of one
+customer is recorded on the chunk and the run goes on.
 """
 
 import logging
@@ -19,6 +21,7 @@ from customers.activity import record_activity
 from customers.models import Customer
 
 from .invoicing import generate_invoice
+from .invoicing_bulk import generate_chunk
 from .models_invoices import InvoiceRun, InvoiceRunChunk
 
 logger = logging.getLogger(__name__)
@@ -85,6 +88,19 @@ def process_chunk(chunk_id) -> str:
     InvoiceRun.objects.filter(pk=run.pk, status=InvoiceRun.Status.QUEUED).update(
         status=InvoiceRun.Status.RUNNING, started_at=timezone.now()
     )
+    failed = {}
+    try:
+        generate_chunk(chunk.customer_ids, run.month, run=run)
+    except Exception:  # e.g. one customer's bad data: the chunk again, one customer at a time
+        logger.warning(
+            "invoice run %s: chunk %s again customer by customer", run.pk, chunk.number, exc_info=True
+        )
+        failed = _one_by_one(chunk, run)
+    return _count_chunk(chunk.pk, failed)
+
+
+def _one_by_one(chunk, run) -> dict:
+    """The per-customer path, each customer in its own transaction: a failure stays the customer's own."""
     customers = {c.pk: c for c in Customer.objects.filter(pk__in=chunk.customer_ids)}
     failed = {}
     for customer_id in chunk.customer_ids:
@@ -96,7 +112,7 @@ def process_chunk(chunk_id) -> str:
         except Exception as exc:  # one customer's bad data must not stop the others; it is reported
             logger.exception("invoice run %s: customer %s failed", run.pk, customer_id)
             failed[str(customer_id)] = f"{type(exc).__name__}: {exc}"[:300]
-    return _count_chunk(chunk.pk, failed)
+    return failed
 
 
 @transaction.atomic

@@ -1,4 +1,6 @@
-"""Building a customer's invoice for a month: generate_invoice() (the invoice run calls it per customer).
+"""Building a customer's invoice for a month: generate_invoice(), one customer in one transaction (the invoice
+run builds whole chunks with billing.invoicing_bulk from the same pure functions, and falls back to this one
+customer at a time when a chunk fails).
 
 The draft is rebuilt from scratch in one transaction, in this order, every line saying where it came from:
 1. subscription fees: monthly ones prorated by day (a mid-month start, a cancellation, each license change
@@ -364,20 +366,31 @@ def _subscription_inputs(customer, first: date, last: date):
 def build_lines(customer, month: date) -> tuple[list[Draft], list[str]]:
     """Every line of the customer's invoice for `month` except credits, and notes on what was left out."""
     first, last = month_bounds(month)
+    usage, other = usage_lines(customer, customer.currency, first, last)
+    return build_lines_from(
+        customer, month, _subscription_inputs(customer, first, last), usage, other,
+        items_in_effect(customer, first, last),
+    )  # fmt: skip
+
+
+def build_lines_from(
+    customer, month: date, subscriptions, usage: list, other: int, items
+) -> tuple[list, list]:
+    """build_lines from its inputs, read one customer at a time (above) or a chunk at a time
+    (billing.invoicing_bulk): subscriptions as _subscription_inputs yields them, usage lines and the count
+    of daily usage rows in another currency, charge items in effect."""
+    first, last = month_bounds(month)
     currency = customer.currency
     spend, notes = [], []
-    for sub, changes, ended_on, addons in _subscription_inputs(customer, first, last):
+    for sub, changes, ended_on, addons in subscriptions:
         if sub.currency != currency:
             notes.append(f"Subscription {sub.plan.sku} is in {sub.currency}, not {currency}: not invoiced.")
             continue
         spend += subscription_lines(sub, changes, ended_on, addons, first, last)
-    usage, other = usage_lines(customer, currency, first, last)
     spend += usage
     if other:
         notes.append(f"{other} days of usage in another currency than {currency} are not invoiced.")
-    charges = charge_lines(
-        [i for i in items_in_effect(customer, first, last) if i.currency == currency], spend, currency
-    )
+    charges = charge_lines([i for i in items if i.currency == currency], spend, currency)
     lines = spend + charges
     return lines + tax_lines(customer, lines, currency, last), notes
 

@@ -102,8 +102,9 @@ def check_finalizable(invoice: Invoice, today: date) -> None:
 
 
 @transaction.atomic
-def do_finalize_invoice(actor, invoice: Invoice, *, today: date | None = None) -> Invoice:
-    """Draft → Open: assign the next gapless number of the reseller's year, date it, freeze it."""
+def do_finalize_invoice(actor, invoice: Invoice, *, today: date | None = None, email: bool = True) -> Invoice:
+    """Draft → Open: assign the next gapless number of the reseller's year, date it, freeze it; then email it
+    when the customer wants (`email=False`: never, e.g. for invoices of the past loaded by the demo)."""
     today = today or timezone.localdate()
     invoice = Invoice.objects.select_for_update().select_related("customer").get(pk=invoice.pk)
     check_finalizable(invoice, today)
@@ -132,7 +133,26 @@ def do_finalize_invoice(actor, invoice: Invoice, *, today: date | None = None) -
         obj=invoice, customer=invoice.customer,
         changes={"status": [InvoiceStatus.DRAFT, invoice.status], "number": [None, invoice.number]},
     )  # fmt: skip
+    if email:
+        _email_if_wanted(actor, invoice)
     return invoice
+
+
+def _email_if_wanted(actor, invoice: Invoice) -> None:
+    """Queue the invoice email when the customer wants its invoices emailed (Customer › General) and has
+    somewhere to send them; otherwise say so in the activity log, where billing staff look."""
+    from .invoice_email import do_queue_invoice_email, recipient_of
+
+    if not invoice.customer.email_invoices or invoice.total == 0:
+        return
+    if recipient_of(invoice.customer):
+        do_queue_invoice_email(actor, invoice)
+    else:
+        record_activity(
+            actor, "invoice.email_skipped",
+            f"Invoice {invoice.number} was not emailed: the customer has no billing email or admin contact",
+            obj=invoice, customer=invoice.customer,
+        )  # fmt: skip
 
 
 @transaction.atomic
@@ -178,13 +198,15 @@ def check_payment(invoice: Invoice, amount, received_on: date | None) -> None:
 
 @transaction.atomic
 def do_record_payment(actor, invoice: Invoice, *, amount: Decimal, received_on: date | None = None,
-                      reference: str = "") -> Payment:  # fmt: skip
-    """A full or partial payment; the invoice is Closed (paid) once nothing is due."""
+                      reference: str = "", credit=None) -> Payment:  # fmt: skip
+    """A full or partial payment (or, with `credit`, a credit settling part of the invoice); the invoice
+    is Closed (paid) once nothing is due."""
     invoice = Invoice.objects.select_for_update().select_related("customer").get(pk=invoice.pk)
     check_payment(invoice, amount, received_on)
     payment = Payment.objects.create(
         invoice=invoice, amount=amount, currency=invoice.currency, received_on=received_on or timezone.localdate(),
         reference=(reference or "").strip()[:100], recorded_by_label=str(actor or "system"),
+        method=Payment.Method.CREDIT if credit else Payment.Method.PAYMENT, credit=credit,
     )  # fmt: skip
     before = invoice.status
     invoice.amount_paid += amount
@@ -195,7 +217,7 @@ def do_record_payment(actor, invoice: Invoice, *, amount: Decimal, received_on: 
     invoice.save(update_fields=fields)
     record_activity(
         actor, "invoice.payment",
-        f"Recorded a payment of {Money(amount, invoice.currency)} on {invoice.number}"
+        f"Recorded a {'credit' if credit else 'payment'} of {Money(amount, invoice.currency)} on {invoice.number}"
         + (" (paid in full)" if invoice.status == InvoiceStatus.CLOSED else ""),
         obj=invoice, customer=invoice.customer,
         changes={"amount_paid": [str(invoice.amount_paid - amount), str(invoice.amount_paid)],
@@ -255,3 +277,41 @@ def do_issue_credit_note(actor, invoice: Invoice, *, amount: Decimal, reason: st
         obj=invoice, customer=invoice.customer, changes={"credit_note": [None, f"{number} {amount}"]},
     )  # fmt: skip
     return note
+
+
+@transaction.atomic
+def do_credit_invoice(actor, invoice: Invoice, *, amount: Decimal, reason: str):
+    """A credit aimed at one finalized invoice: issued, applied to that invoice at once (its balance due
+    falls by the amount, as a payment of method "credit" would), and so never left on the balance."""
+    from .models_credits import Credit
+    from .services_credits import check_credit
+
+    invoice = Invoice.objects.select_for_update().select_related("customer").get(pk=invoice.pk)
+    customer, today = invoice.customer, timezone.localdate()
+    check_credit(customer, amount, reason, None, today)
+    if invoice.status != InvoiceStatus.OPEN:
+        raise ValidationError(
+            {"invoice": f"{invoice.number or 'A draft'} is {invoice.get_status_display().lower()}: only an "
+                        "unpaid finalized invoice takes a credit (drafts use the balance automatically)."}
+        )  # fmt: skip
+    due = invoice.total - invoice.amount_paid
+    if amount > due:
+        raise ValidationError(
+            {"amount": f"{invoice.number} has {Money(due, invoice.currency)} due; issue at most that to it "
+                       "(the rest can go to the customer's balance)."}
+        )  # fmt: skip
+    credit = Credit.objects.create(
+        customer=customer, invoice=invoice, amount=amount, currency=customer.currency, reason=reason.strip(),
+        issued_on=today, issued_by=actor if getattr(actor, "pk", None) else None,
+        issued_by_label=str(actor) if actor is not None else "system",
+    )  # fmt: skip
+    CreditApplication.objects.create(
+        credit=credit, amount=amount, applied_on=today, invoice_ref=invoice_ref(invoice)
+    )
+    record_activity(
+        actor, "credit.issued", f"Issued a credit of {Money(amount, customer.currency)} to {invoice.number}: "
+        f"{credit.reason}", obj=credit, customer=customer,
+        changes={"amount": [None, str(amount)], "reason": [None, credit.reason], "invoice": [None, invoice.number]},
+    )  # fmt: skip
+    do_record_payment(actor, invoice, amount=amount, reference=f"Credit: {credit.reason}", credit=credit)
+    return credit

@@ -59,3 +59,4 @@ from .models_usage import UsageDaily, UsageImport, UsageRow  # noqa: E402,F401
 
 __all__ += ["Invoice", "InvoiceCounter", "InvoiceLine", "InvoiceRun", "InvoiceRunChunk", "Payment"]
 __all__ += ["CreditNote", "ProviderPeriod"]
+from .models_exports import BillingExport, ExportRun  # noqa: E402,F401  billing exports (issue 9)

@@ -34,6 +34,14 @@ class Credit(TenantModel):
         blank=True,
         help_text="empty: never; the credit can't be used from this date",
     )
+    invoice = models.ForeignKey(
+        "billing.Invoice",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="targeted_credits",
+        help_text="empty: to the customer's balance; else settles part of this finalized invoice at once",
+    )
     issued_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

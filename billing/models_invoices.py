@@ -168,7 +168,8 @@ class LineKind(models.TextChoices):
 
 
 class InvoiceLine(TenantModel):
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    # No index of its own: invoiceline_position_once (invoice, position) serves every look-up by invoice.
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines", db_index=False)
     position = models.PositiveIntegerField()
     kind = models.CharField(max_length=15, choices=LineKind.choices)
     description = models.CharField(max_length=300)
@@ -176,19 +177,39 @@ class InvoiceLine(TenantModel):
     provider = models.CharField(max_length=10, blank=True)
     service_name = models.CharField(max_length=150, blank=True)
     subscription = models.ForeignKey(
-        "marketplace.Subscription", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "marketplace.Subscription",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     license_charge = models.ForeignKey(
-        "marketplace.LicenseCharge", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "marketplace.LicenseCharge",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     cloud_account = models.ForeignKey(
-        "customers.CloudAccount", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "customers.CloudAccount",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     charge_item = models.ForeignKey(
-        "billing.ChargeItem", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "billing.ChargeItem",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     credit = models.ForeignKey(
-        "billing.Credit", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "billing.Credit", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
     quantity = models.DecimalField(max_digits=38, decimal_places=6, default=Decimal("1"))
     unit_price = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
@@ -204,13 +225,33 @@ class InvoiceLine(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["invoice", "position"], name="invoiceline_position_once"),
         ]
+        # A line has one source, so each source column is mostly empty: partial indexes (they still serve
+        # the PROTECT checks, `col = id` implies `col IS NOT NULL`) cost the invoice run's bulk inserts
+        # half as much as full ones (bench_invoices).
+        indexes = [
+            models.Index(fields=[name], condition=Q(**{f"{name}__isnull": False}), name=f"invoiceline_{short}")
+            for name, short in [("subscription", "sub"), ("license_charge", "lic"), ("cloud_account", "acct"),
+                                ("charge_item", "charge"), ("credit", "credit")]
+        ]  # fmt: skip
 
     def __str__(self):
         return f"{self.get_kind_display()}: {self.description} {self.amount}"
 
 
 class Payment(TenantModel):
+    """Money received on a finalized invoice, or a credit issued to settle part of it (method "credit")."""
+
+    class Method(models.TextChoices):
+        PAYMENT = "payment", "Payment"
+        CREDIT = "credit", "Credit"
+
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
+    method = models.CharField(
+        max_length=10, choices=Method.choices, default=Method.PAYMENT, db_default="payment"
+    )
+    credit = models.OneToOneField(
+        "billing.Credit", on_delete=models.PROTECT, null=True, blank=True, related_name="settlement"
+    )
     amount = models.DecimalField(**MONEY)
     currency = models.CharField(max_length=3)
     received_on = models.DateField()
@@ -220,7 +261,14 @@ class Payment(TenantModel):
 
     class Meta:
         ordering = ["received_on", "created_at", "id"]
-        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_gt_0")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_gt_0"),
+            # A credit settlement names its credit; a payment names none.
+            models.CheckConstraint(
+                condition=Q(method="payment", credit__isnull=True) | Q(method="credit", credit__isnull=False),
+                name="payment_credit_iff_method_credit",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.amount} {self.currency} on {self.received_on}"

@@ -38,6 +38,8 @@ class UsageImport(TenantModel):
     rows_duplicate = models.BigIntegerField(default=0)
     rows_matched = models.BigIntegerField(default=0)
     rows_unmatched = models.BigIntegerField(default=0)
+    # Rows of a provider month already closed (billing.usage_locks): counted, not imported.
+    rows_closed_period = models.BigIntegerField(default=0)
     error = models.TextField(blank=True)
     created_by = models.ForeignKey(
         "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -92,9 +92,20 @@ def check_credit(customer, amount, reason: str, expires_on, issued_on: date) -> 
 
 @transaction.atomic
 def do_issue_credit(
-    actor, customer, *, amount: Decimal, reason: str, expires_on=None, issued_on=None
+    actor, customer, *, amount: Decimal, reason: str, expires_on=None, issued_on=None, invoice=None
 ) -> Credit:
-    """Issue a credit to the customer's balance, in the customer's currency."""
+    """Issue a credit to the customer's balance, in the customer's currency; with `invoice` (one of the
+    customer's finalized invoices), to that invoice instead (billing.invoicing_states.do_credit_invoice)."""
+    if invoice is not None:
+        from .invoicing_states import do_credit_invoice
+
+        if invoice.customer_id != customer.pk:
+            raise ValidationError({"invoice": "Choose one of this customer's invoices."})
+        if expires_on is not None:
+            raise ValidationError(
+                {"expires_on": "A credit to an invoice is used at once; leave the expiry empty."}
+            )
+        return do_credit_invoice(actor, invoice, amount=amount, reason=reason)
     issued_on = issued_on or timezone.localdate()
     check_credit(customer, amount, reason, expires_on, issued_on)
     credit = Credit.objects.create(

@@ -19,6 +19,8 @@ from customers.services import do_link_cloud_account
 from .ingest import drop_staging, import_lock
 from .models_usage import UsageImport, UsageRow
 from .rollups import process_pending
+from .usage_files import check_content
+from .usage_locks import closed_period_filter
 
 IMPORT_PROVIDERS = [("", "From the file (ProviderName)")] + [
     (p.value, p.label) for p in (CloudProvider.AWS, CloudProvider.AZURE, CloudProvider.GCP)
@@ -44,6 +46,7 @@ def do_create_import(actor, *, file, name: str, provider: str = "", queue: bool 
     from .tasks import run_usage_import
 
     check_upload_name(name)
+    check_content(file, name)
     if provider and provider not in dict(IMPORT_PROVIDERS):
         raise ValidationError({"provider": f"Unknown provider {provider!r}."})
     record = UsageImport(original_name=name[:255], provider=provider, created_by=actor)
@@ -176,6 +179,8 @@ def rematch_unmatched() -> int:
     then rate and roll up the newly matched rows. Safe to run any number of times."""
     reseller = current_reseller_id()
     attached = 0
+    # Rows of a closed provider month stay unmatched: that month's invoices are final.
+    open_only, params = closed_period_filter("u.provider", "u.usage_date")
     with connection.cursor() as cursor:
         for column in ("sub_account_id", "billing_account_id"):  # SubAccountId first, as on import
             cursor.execute(
@@ -183,8 +188,8 @@ def rematch_unmatched() -> int:
                     SET customer_id = a.customer_id, cloud_account_id = a.id
                     FROM customers_cloudaccount AS a
                     WHERE u.reseller_id = %(r)s AND u.customer_id IS NULL AND a.reseller_id = %(r)s
-                      AND a.provider = u.provider AND a.account_id = u.{column}""",
-                {"r": reseller},
+                      AND a.provider = u.provider AND a.account_id = u.{column} AND {open_only}""",
+                {"r": reseller, **params},
             )
             attached += cursor.rowcount
         cursor.execute(

@@ -4,6 +4,7 @@ from django.urls import path
 
 from . import views_usage
 from .urls_config import billing_urlpatterns as config_urlpatterns
+from .urls_exports import billing_urlpatterns as export_urlpatterns
 from .urls_invoices import billing_urlpatterns as invoice_urlpatterns
 
 app_name = "billing"
@@ -13,4 +14,5 @@ urlpatterns = [
     path("usage/<uuid:import_id>/", views_usage.UsageImportDetailView.as_view(), name="usage_import"),
     *config_urlpatterns,  # tax rates
     *invoice_urlpatterns,  # invoice runs
+    *export_urlpatterns,  # billing exports
 ]

@@ -189,9 +189,9 @@ class CustomerCreditsView(BillingWriteMixin, CustomerMixin, TemplateView):
         today = timezone.localdate()
         order, columns = sort_columns(self.request, CREDIT_COLUMNS, "-issued")
         credits = list(
-            services_credits.with_amounts(Credit.objects.filter(customer=self.customer)).order_by(
-                *order, "pk"
-            )[:500]
+            services_credits.with_amounts(
+                Credit.objects.filter(customer=self.customer).select_related("invoice")
+            ).order_by(*order, "pk")[:500]
         )
         for credit in credits:
             credit.status = services_credits.status_of(credit, today)
@@ -207,7 +207,7 @@ class CustomerCreditsView(BillingWriteMixin, CustomerMixin, TemplateView):
         ).aggregate(applied=Sum("amount"))
         ctx.update(
             credits=credits, columns=columns, today=today,
-            form=kwargs.get("form") or CreditForm(currency=currency),
+            form=kwargs.get("form") or CreditForm(currency=currency, customer=self.customer),
             total_issued=Money(totals["issued"] or Decimal(0), currency),
             total_applied=Money(totals["applied"] or Decimal(0), currency),
             available=services_credits.available_credit(self.customer, today),
@@ -215,7 +215,7 @@ class CustomerCreditsView(BillingWriteMixin, CustomerMixin, TemplateView):
         return ctx
 
     def post(self, request, *args, **kwargs):
-        form = CreditForm(request.POST, currency=self.customer.currency)
+        form = CreditForm(request.POST, currency=self.customer.currency, customer=self.customer)
         if form.is_valid():
             try:
                 credit = services_credits.do_issue_credit(request.user, self.customer, **form.cleaned_data)

@@ -18,6 +18,7 @@ from django.views.generic import TemplateView, View
 from accounts.models import Role
 from customer360.mixins import HtmxPartialMixin, ResellerViewMixin
 from customer360.money import Money
+from customer360.spreadsheets import safe_row
 from customer360.tenancy import current_reseller_id, tenant_scope
 from customers.models import Customer
 from customers.views import CustomerMixin
@@ -122,7 +123,8 @@ class InvoiceFinalizeView(InvoiceMixin, View):
 
     def post(self, request, *args, **kwargs):
         try:
-            invoice = states.do_finalize_invoice(request.user, self.invoice)
+            # The page's checkbox (ticked as the customer's preference says) decides about the email.
+            invoice = states.do_finalize_invoice(request.user, self.invoice, email=False)
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:
@@ -228,12 +230,12 @@ class InvoiceCsvView(InvoiceMixin, View):
         for ln in (
             InvoiceLine.objects.filter(invoice=invoice).select_related("cloud_account").order_by("position")
         ):
-            writer.writerow([
+            writer.writerow(safe_row([
                 invoice.number or "draft", f"{invoice.month:%Y-%m}", ln.position, ln.kind, ln.description, ln.source,
                 ln.provider, ln.service_name, ln.cloud_account.account_id if ln.cloud_account else "",
                 ln.quantity.normalize(), "" if ln.unit_price is None else ln.unit_price.normalize(), ln.amount,
                 invoice.currency, ln.tax_category,
-            ])  # fmt: skip
+            ]))  # fmt: skip
         return response
 
 
@@ -267,7 +269,9 @@ class InvoiceUsageCsvView(InvoiceMixin, View):
             with tenant_scope(reseller_id):
                 yield writer.writerow(USAGE_HEADER)
                 for row in rows.iterator(chunk_size=5000):
-                    yield writer.writerow([*row[:10], row[10].normalize(), row[11], invoice.currency])
+                    yield writer.writerow(
+                        safe_row([*row[:10], row[10].normalize(), row[11], invoice.currency])
+                    )
 
         response = StreamingHttpResponse(stream(), content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="{_filename(invoice, "-usage.csv")}"'

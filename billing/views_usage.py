@@ -7,6 +7,7 @@ from django.views.generic import TemplateView
 
 from accounts.models import Role
 from customer360.mixins import HtmxPartialMixin, ResellerViewMixin
+from customer360.uploads import refused_upload
 
 from . import services_usage as services
 from .forms_usage import AssignAccountForm, UsageUploadForm
@@ -28,6 +29,11 @@ class UsageImportListView(ResellerViewMixin, TemplateView):
 
     def post(self, request, *args, **kwargs):
         form = UsageUploadForm(request.POST, request.FILES)
+        if refused_upload(request):  # too big: stopped before the file was read (customer360.uploads)
+            form.is_valid()
+            form.errors.pop("file", None)
+            form.add_error("file", refused_upload(request))
+            return self.render_to_response(self.get_context_data(form=form), status=413)
         if form.is_valid():
             upload = form.cleaned_data["file"]
             try:

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "django_htmx",
     "django_filters",
+    "axes",
     "accounts",
     "customers",
     "marketplace",
@@ -55,6 +56,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: it turns a lockout into accounts.throttle.locked_out
 ]
 
 ROOT_URLCONF = "customer360.urls"
@@ -85,6 +87,32 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    "accounts.throttle.LoginThrottleBackend",  # refuses a locked-out email + address before the password
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Sign-in throttling (accounts/throttle.py): 5 failures for one email from one address lock that pair
+# for 15 minutes. Behind reverse proxies set C360_TRUSTED_PROXY_COUNT to their number, so the client's
+# address is read from X-Forwarded-For (and cannot be spoofed past the proxies); else REMOTE_ADDR.
+from datetime import timedelta  # noqa: E402
+
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("C360_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_FORM_FIELD = (
+    "username"  # the sign-in forms' field (it holds the email; axes defaults to "email")
+)
+AXES_LOCKOUT_CALLABLE = "accounts.throttle.locked_out"
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # failures are what is throttled; successful sign-ins are not logged twice
+AXES_ENABLE_ADMIN = False  # attempts name users of every reseller; the admin is open to reseller staff
+AXES_VERBOSE = False
+_proxies = int(os.environ.get("C360_TRUSTED_PROXY_COUNT", "0"))
+if _proxies:
+    AXES_IPWARE_PROXY_COUNT = _proxies
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -107,6 +135,17 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = DATA_DIR / "media"
+# Uploads (customer360/uploads.py): bodies over the limit are refused before a byte of the file is kept;
+# the rest go to a temporary file on disk (Django's handlers), never into memory beyond 2.5 MB.
+C360_MAX_UPLOAD_MB = int(os.environ.get("C360_MAX_UPLOAD_MB", str(20 * 1024)))
+FILE_UPLOAD_HANDLERS = [
+    "customer360.uploads.UploadLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# A usage file's content must be what its name says (billing/usage_files.py), and a compressed one may
+# not expand without bound: past 256 MB of data, more than this many times its compressed size is refused.
+C360_MAX_EXPANSION_RATIO = int(os.environ.get("C360_MAX_EXPANSION_RATIO", "200"))
 
 # Email: SMTP when EMAIL_HOST is set; otherwise each message is written to a file under .data/mail.
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
@@ -142,6 +181,17 @@ else:
     # Tasks' hard time limit (below) stays well under the visibility timeout, so a slow task is
     # never redelivered to a second worker while the first still runs it.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# The cache (the dashboard's spend figures, keyed by the data version they were computed from): Redis when
+# REDIS_URL is set, shared by every web process; otherwise each process keeps its own in memory.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "c360",
+    }
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -153,6 +203,20 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 
 SESSION_COOKIE_HTTPONLY = True
+
+# Production (DJANGO_DEBUG off): cookies only over HTTPS, HSTS for a year (subdomains, preload list),
+# plain HTTP redirected to HTTPS; `manage.py check --deploy --fail-level WARNING` passes with zero
+# findings (tests/foundation/test_production_settings.py). Behind a proxy that terminates TLS, set
+# DJANGO_SECURE_PROXY_SSL_HEADER=1 so a request the proxy received over HTTPS counts as secure.
+if not DEBUG:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie; see base.html hx-headers
 
 LOGGING = {
@@ -167,6 +231,19 @@ C360_DEMO_PASSWORD_DEFAULT = "customer360-demo"
 # Seconds the simulated cloud provider takes per provisioning step (demo AWS account requests).
 C360_SIMULATED_PROVIDER_DELAY = float(os.environ.get("C360_SIMULATED_PROVIDER_DELAY", "2"))
 C360_SIMULATED_FAILURE_RATE = float(os.environ.get("C360_SIMULATED_FAILURE_RATE", "0"))
+
+# Billing exports: the Fernet key that encrypts destination credentials (urlsafe base64 of 32 bytes).
+# Development derives one from SECRET_KEY; a deployment sets its own (rotating SECRET_KEY then keeps
+# stored credentials readable). The exports' tasks live outside billing/tasks.py: Celery imports them.
+C360_EXPORT_KEY = os.environ.get("C360_EXPORT_KEY", "")
+if not C360_EXPORT_KEY:
+    import base64  # noqa: E402
+    import hashlib  # noqa: E402
+
+    C360_EXPORT_KEY = base64.urlsafe_b64encode(
+        hashlib.sha256(b"c360-export:" + SECRET_KEY.encode()).digest()
+    ).decode()
+CELERY_IMPORTS = ["billing.exports.tasks"]
 
 # Celery beat (`celery -A customer360 beat`): periodic tasks. Expiry is also checked by date when a
 # test drive is used, so a late or missed run only delays the status change, log entry and alert.
@@ -196,6 +273,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-usage-imports": {  # imports whose worker died: failed with the reason, staging tables dropped
         "task": "billing.tasks.sweep_usage_imports",
         "schedule": crontab(minute="*/10"),
+    },
+    "run-due-billing-exports": {  # scheduled billing exports whose time has come (daily / monthly)
+        "task": "billing.exports.tasks.run_due_exports",
+        "schedule": crontab(minute="*/15"),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")  # beat's state, not in the checkout

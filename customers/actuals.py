@@ -21,15 +21,19 @@ class Kpi:
     currency: str = ""
     previous: Decimal | int | None = None
     period: str = ""
+    # A balance (available credit) trends by its change in money, not a percentage: it may cross zero.
+    absolute: bool = False
 
     @property
     def delta(self):
-        """The change of a count (subscriptions, licenses, quotes) since the previous period."""
-        return None if self.currency or self.previous is None else self.value - self.previous
+        """The change of a count (subscriptions, licenses, quotes) or a balance since the previous period."""
+        if self.previous is None or (self.currency and not self.absolute):
+            return None
+        return self.value - self.previous
 
     @property
     def trend_pct(self):
-        if self.currency == "" or self.previous in (None, 0):
+        if self.currency == "" or self.absolute or self.previous in (None, 0):
             return None
         change = (Decimal(self.value) - Decimal(self.previous)) * 100 / Decimal(self.previous)
         return quantize(change, exp=Decimal("0.1"))
@@ -89,7 +93,8 @@ def _open_quotes(customer, then: date) -> dict:
     )
 
 
-def customer_actuals(customer, today: date | None = None) -> list[Kpi]:
+def customer_actuals(customer, today: date | None = None, position=None) -> list[Kpi]:
+    """`position`: the customer's billing.account_position.PaymentPosition (computed here when not given)."""
     today = today or timezone.localdate()
     this_start = _month_start(today)
     last_start = _prev_month_start(today)
@@ -119,6 +124,10 @@ def customer_actuals(customer, today: date | None = None) -> list[Kpi]:
     month_end = this_start - timedelta(days=1)
     subs = _subscription_figures(customer, month_end)
     quotes = _open_quotes(customer, month_end)
+    if position is None:
+        from billing.account_position import payment_position
+
+        position = payment_position(customer, today, month_end)
 
     return [
         Kpi("Month-to-date spend", q(sums["mtd"]), cur, q(sums["last_mtd"]), "vs same days last month"),
@@ -134,5 +143,12 @@ def customer_actuals(customer, today: date | None = None) -> list[Kpi]:
         Kpi("Total licenses", subs["licenses_now"], "", subs["licenses_then"], "vs the end of last month"),
         Kpi("Open quotes", quotes["quotes_now"], "", quotes["quotes_then"], "vs the end of last month"),
         Kpi("Cloud accounts", customer.cloud_account_count),
-        Kpi("Available credit", q(customer.credit_limit), cur, None, "credit limit less balance due"),
+        Kpi(
+            "Available credit",
+            position.available_credit(customer.credit_limit).amount,
+            cur,
+            position.available_credit_then(customer.credit_limit).amount,
+            "vs the end of last month",
+            absolute=True,
+        ),
     ]

@@ -25,6 +25,8 @@ CUSTOMER_EDITABLE_FIELDS = [
     "payment_method",
     "payment_terms_days",
     "credit_limit",
+    "billing_email",
+    "email_invoices",
     "saas_credit_threshold",
 ]
 

@@ -48,6 +48,18 @@ class Customer(TenantModel):
     )
     payment_terms_days = models.PositiveSmallIntegerField("payment terms (days)", default=30)
     credit_limit = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    billing_email = models.EmailField(
+        "billing contact email",
+        blank=True,
+        db_default="",
+        help_text="Invoices are emailed here; empty: to the admin contact.",
+    )
+    email_invoices = models.BooleanField(
+        "email invoices",
+        default=True,
+        db_default=True,
+        help_text="Email each invoice to the billing contact when it is finalized.",
+    )
     saas_credit_threshold = models.DecimalField(
         "SaaS credit threshold",
         max_digits=14,

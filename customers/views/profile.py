@@ -1,12 +1,16 @@
 """The Customer360 profile: overview, general information, activity log, alerts."""
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.generic import FormView, TemplateView
 
+from billing.account_position import payment_position
 from customer360.mixins import HtmxPartialMixin, ResellerViewMixin
 
 from .. import services
@@ -41,7 +45,9 @@ class CustomerDetailView(CustomerMixin, TemplateView):
         ctx = super().get_context_data(**kwargs)
         c = self.customer
         ctx["admin_contact"] = c.contacts.filter(is_admin=True).first()
-        ctx["actuals"] = customer_actuals(c)
+        today = timezone.localdate()
+        ctx["position"] = payment_position(c, today, today.replace(day=1) - timedelta(days=1))
+        ctx["actuals"] = customer_actuals(c, today, ctx["position"])
         ctx["custom_values"] = custom_field_values_for(c)
         ctx["alerts"] = c.alerts.all()[:10]
         ctx["activity"] = c.activity.all()[:15]

@@ -139,6 +139,21 @@ def test_csv_has_one_row_per_line_and_detailed_csv_every_usage_row(make_client, 
     assert sum(D(r[11]) for r in usage[1:]) == D("12.34")
 
 
+def test_csv_text_that_a_spreadsheet_would_evaluate_is_neutralised(make_client, reseller, billed):
+    customer, invoice = billed
+    with tenant_scope(reseller):
+        UsageRow.objects.filter(customer=customer).update(
+            resource_id='=HYPERLINK("http://evil.example")', service_name="@SUM(1+1)", sku="-2+3"
+        )
+    client = make_client(reseller, Role.VIEWER)
+    response = client.get(reverse("customers:invoice-usage-csv", args=[customer.pk, invoice.pk]))
+    usage = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert {r["resource_id"] for r in usage} == {'\'=HYPERLINK("http://evil.example")'}
+    assert {(r["service"], r["sku"]) for r in usage} == {("'@SUM(1+1)", "'-2+3")}
+    # Numbers stay numbers (a negative amount is not text): the prices still add up.
+    assert sum(D(r["customer_price"]) for r in usage) == D("12.34")
+
+
 def test_the_pdf(make_client, reseller, billed):
     customer, invoice = billed
     response = make_client(reseller, Role.VIEWER).get(

@@ -197,3 +197,25 @@ def test_a_credit_note_corrects_a_finalized_invoice_through_the_next_one(reselle
         assert nov.credits == D("15.00")
         invoice.refresh_from_db()
         assert invoice.total == D("40.00"), "the corrected invoice itself never changes"
+
+
+def test_finalizing_emails_the_invoice_when_the_customer_wants_it(reseller):
+    from customers.models import ActivityLog
+
+    wants = make_customer(reseller, name="Wants", billing_email="ap@wants.example")
+    declines = make_customer(reseller, name="Declines", email_invoices=False)
+    nowhere = make_customer(reseller, name="Nowhere")
+    for customer in (wants, declines, nowhere):
+        make_subscription(customer, quantity=1)
+    with tenant_scope(reseller):
+        for customer in (wants, declines, nowhere):
+            do_finalize_invoice(None, draft(customer), today=TODAY)
+        actions = {
+            c.name: set(ActivityLog.objects.filter(customer=c, action__startswith="invoice.email").values_list(
+                "action", "message"))
+            for c in (wants, declines, nowhere)
+        }  # fmt: skip
+    assert {a for a, _ in actions["Wants"]} == {"invoice.email_queued"}
+    assert "ap@wants.example" in next(iter(actions["Wants"]))[1]
+    assert actions["Declines"] == set()
+    assert {a for a, _ in actions["Nowhere"]} == {"invoice.email_skipped"}

@@ -33,7 +33,8 @@ def fast_hasher(settings):
 
 def seed(**options) -> str:
     out = StringIO()
-    args = {"resellers": 2, "customers": 30, "seed": 7, "password": PASSWORD, "usage_months": 0, **options}
+    args = {"resellers": 2, "customers": 30, "seed": 7, "password": PASSWORD, "usage_months": 0,
+            "no_history": True, **options}  # fmt: skip
     call_command("seed_demo", stdout=out, **args)
     return out.getvalue()
 
@@ -168,3 +169,19 @@ def test_demo_users_can_log_in():
 def test_bench_refuses_a_database_not_named_bench():
     with pytest.raises(CommandError, match="only runs on a database whose name contains 'bench'"):
         call_command("bench_customers", stdout=StringIO())
+
+
+def test_the_demo_has_invoices_and_quotes_in_every_state(settings, tmp_path):
+    from billing.models import Invoice
+    from quotes.models import Quote
+
+    settings.MEDIA_ROOT = tmp_path
+    out = seed(resellers=1, no_history=False, usage_months=3)  # usage in the two invoiced months
+    assert "Invoices:" in out and "Quotes:" in out
+    reseller = Reseller.objects.get()
+    with tenant_scope(reseller):
+        statuses = set(Invoice.objects.values_list("status", flat=True))
+        assert {"open", "closed"} <= statuses, statuses  # finalized; some paid in full, some not
+        assert not Invoice.objects.filter(status="draft").exists()
+        assert {"draft", "sent", "declined"} <= set(Quote.objects.values_list("status", flat=True))
+        assert Quote.objects.filter(status__in=["accepted", "converted"]).exists()

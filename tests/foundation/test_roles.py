@@ -27,6 +27,8 @@ def general_form(customer, **changes) -> dict:
         "payment_terms_days": customer.payment_terms_days,
         "credit_limit": customer.credit_limit,
         "saas_credit_threshold": customer.saas_credit_threshold or "",
+        "billing_email": customer.billing_email,
+        **({"email_invoices": "on"} if customer.email_invoices else {}),  # a checkbox: absent when unticked
     }
     data.update(changes)
     return data

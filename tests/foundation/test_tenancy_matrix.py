@@ -39,6 +39,7 @@ from django.urls import Resolver404, resolve, reverse
 
 from accounts.models import Reseller, User
 from billing.models import ChargeGroup, ChargeItem, Credit, TaxRate, UsageImport
+from billing.models_exports import BillingExport, ExportRun
 from billing.models_invoices import Invoice, InvoiceRun
 from customer360.tenancy import TenantModel
 from customers import services
@@ -50,6 +51,21 @@ from .conftest import MARKER_A
 from .urlwalk import changed_tables, response_text, tenant_digest, tenant_models, walk
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(world, settings, tmp_path):
+    """The conftest's world plus each reseller's billing export with a finished run and its file
+    (tests/billing/exports/world.py), and a cached long report (tests/reports/factories.py)."""
+    from ..billing.exports.world import add_export_rows
+    from ..reports.factories import report_rows_for
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    for tenant in (world.a, world.b):
+        add_export_rows(tenant)
+        # reports: a cached long report of the tenant's customer (tests/reports/factories.py).
+        tenant.objects.update(report_rows_for(tenant.reseller, tenant.obj(Customer), tenant.marker))
+    return world
 
 
 @dataclass(frozen=True)
@@ -108,6 +124,9 @@ KWARG_SOURCES = {
     "inquiry_id": Inquiry,  # quotes: a customer's inquiry
     "token": Signed(Quote, _accept_token),  # quotes: the customer's accept link (no sign-in)
     "revision": Fixed(1),  # quotes: a sent revision's number (each world's quote has a sent revision 1)
+    "export_id": BillingExport,  # billing exports (issue 9)
+    "export_run_id": ExportRun,
+    "file_no": Fixed(0),  # the first file of an export run
 }
 
 # The reviewed list of patterns the matrix does not request, by name (or "<unnamed route>"), with why.

@@ -18,12 +18,14 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
 from accounts.models import Reseller, User
+from billing.demo_billing import seed_invoices
 from billing.demo_usage import seed_usage
 from customer360.tenancy import TenantModel, tenant_scope
 from customers import demo
 from customers.models import ActivityLog, Alert, CloudAccount, CloudProvider, Contact, Customer
 from marketplace.demo_catalog import seed_catalog
 from marketplace.demo_orders import seed_orders
+from quotes.demo_quotes import seed_quotes
 
 
 class Command(BaseCommand):
@@ -57,6 +59,10 @@ class Command(BaseCommand):
         when.add_argument(
             "--reset", action="store_true", help="delete all resellers, users and tenant data first"
         )
+        parser.add_argument(
+            "--no-history", action="store_true",
+            help="no invoices (the last two months, run, finalized, partly paid) and no quotes",
+        )  # fmt: skip
         when.add_argument(
             "--if-empty", action="store_true", help="when data exists, print the logins and exit quietly"
         )
@@ -104,6 +110,17 @@ class Command(BaseCommand):
             )
             self.stdout.write(
                 f"Usage: {usage['imports']} FOCUS imports, {usage['rows']:,} rows ({usage['unmatched']:,} unmatched)."
+            )
+        if not opts["no_history"]:
+            # Invoices need the usage and the subscriptions; quotes the catalog and the pricebooks.
+            invoices = seed_invoices(opts["seed"], log=self.stdout.write if opts["verbosity"] >= 1 else None)
+            self.stdout.write(
+                f"Invoices: {invoices['invoices']} finalized, {invoices['paid']} with a payment."
+            )
+            quotes = seed_quotes(opts["seed"])
+            self.stdout.write(
+                f"Quotes: {quotes['quotes']} ({quotes['converted']} converted to orders), "
+                f"{quotes['inquiries']} inquiries."
             )
         self.stdout.write(
             f"Catalog: {catalog['providers']} providers, {catalog['plans']} plans; authorizations and "

@@ -1,0 +1,109 @@
+"""What a usage file must be before it is stored, and how it is read without trusting it.
+
+* Its content must be what its name says: Parquet starts with PAR1, a .gz is gzip, a .csv is UTF-8 text
+  (no NUL bytes in its first 64 KB); anything else is refused on the upload form, before it is stored.
+* The header line is read with a bound (1 MB): a file whose "line 1" never ends is refused, not read
+  into memory.
+* A compressed file may not expand without bound: once more than 256 MB have been decompressed, a file
+  expanding more than C360_MAX_EXPANSION_RATIO times its compressed size is a compression bomb and the
+  import fails with that reason (FOCUS CSVs compress 10-30 times). A Parquet file's declared size is
+  checked from its footer before any row group is read.
+"""
+
+import gzip
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+SNIFF_BYTES = 64 * 1024
+MAX_HEADER_BYTES = 1 << 20
+RATIO_CHECK_AFTER = 256 * 1024 * 1024
+
+
+class ExpansionRefused(ValueError):
+    """A compressed usage file expands far more than a cost-and-usage file can."""
+
+
+def _kind(head: bytes) -> str:
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if b"\x00" in head:
+        return "binary"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not just a character cut at the end of the sniffed bytes
+            return "binary"
+    return "text"
+
+
+def check_content(file, name: str) -> None:
+    """Refuse (ValidationError on "file") a file whose first bytes contradict its name."""
+    position = file.tell() if hasattr(file, "tell") else 0
+    head = file.read(SNIFF_BYTES)
+    file.seek(position)
+    kind, lower = _kind(head or b""), name.lower()
+    wanted = "parquet" if lower.endswith(".parquet") else "gzip" if lower.endswith(".gz") else "text"
+    if not head:
+        raise ValidationError({"file": "The file is empty."})
+    if kind != wanted:
+        found = {"parquet": "a Parquet file", "gzip": "gzip-compressed", "binary": "not text (binary data)",
+                 "text": "plain text"}[kind]  # fmt: skip
+        expected = {"parquet": "a Parquet file", "gzip": "gzip-compressed CSV", "text": "UTF-8 CSV text"}[
+            wanted
+        ]
+        raise ValidationError({"file": f"{name} should be {expected}, but its content is {found}."})
+
+
+class BoundedGzip:
+    """A gzip reader that refuses to expand past the ratio (see the module's docstring)."""
+
+    def __init__(self, path):
+        self._raw = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._gz = gzip.GzipFile(fileobj=self._raw, mode="rb")
+        self._out = 0
+
+    def _count(self, data: bytes) -> bytes:
+        self._out += len(data)
+        if self._out > RATIO_CHECK_AFTER:
+            ratio = self._out / max(self._raw.tell(), 1)
+            if ratio > settings.C360_MAX_EXPANSION_RATIO:
+                raise ExpansionRefused(
+                    f"The compressed file expands more than {settings.C360_MAX_EXPANSION_RATIO} times its size "
+                    f"({self._out // (1 << 20):,} MB from {self._raw.tell() // (1 << 20):,} MB and growing): it "
+                    "is not a cost-and-usage file. Nothing was imported."
+                )
+        return data
+
+    def read(self, size=-1) -> bytes:
+        return self._count(self._gz.read(size))
+
+    def readline(self, size=-1) -> bytes:
+        return self._count(self._gz.readline(size))
+
+    def close(self):
+        self._gz.close()
+        self._raw.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def check_parquet_size(parquet_file, path) -> None:
+    """Refuse a Parquet file whose row groups declare far more data than the file holds."""
+    import os
+
+    declared = sum(
+        parquet_file.metadata.row_group(i).total_byte_size for i in range(parquet_file.num_row_groups)
+    )
+    stored = max(os.path.getsize(path), 1)
+    if declared > RATIO_CHECK_AFTER and declared / stored > settings.C360_MAX_EXPANSION_RATIO:
+        raise ExpansionRefused(
+            f"The Parquet file declares {declared // (1 << 20):,} MB of data in {stored // (1 << 20):,} MB: more "
+            f"than {settings.C360_MAX_EXPANSION_RATIO} times its size. Nothing was imported."
+        )

@@ -1,0 +1,240 @@
+"""The reseller dashboard: KPI cards and reseller-wide reports over the customers its filters select.
+
+Cards: monthly recurring revenue, month-to-date spend and margin, active customers, subscriptions
+expiring in the next 30 days, open quotes and their value, overdue invoices; each links to the list
+behind it with the same filters. The spend parts (month-to-date, top customers, margin by provider,
+growth) read the monthly spend rollup (reports.SpendMonth, reports.rollup) once it is built from the
+current data, the daily one (billing.DailySpend) until then; the month-to-date figures come from one
+query. They are also cached per filters, day and data version (reports.cache): they only change with
+an import or an invoice run.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.core.cache import cache as django_cache
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
+from django.urls import reverse
+from django.utils import timezone
+
+from billing.models_invoices import Invoice, InvoiceStatus
+from customer360.tenancy import current_reseller_id
+from customers.models import Customer
+from quotes.models import OPEN_QUOTE_STATUSES, Quote, QuoteRevision
+
+from . import cache, rollup
+from .data import ReportData, money
+from .forms import default_start
+from .models import SpendMonth
+from .queries_commerce import monthly_value
+from .queries_reseller import _subscriptions, growth, margin_by_provider, top_customers
+
+ZERO = Decimal("0")
+CACHE_SECONDS = 24 * 3600
+
+
+@dataclass
+class Card:
+    key: str
+    label: str
+    lines: list[str]
+    href: str
+    note: str = ""
+    extra: list[str] = field(default_factory=list)
+
+
+def _by_currency(pairs) -> list[str]:
+    """["1,234.00 USD", ...] from (amount, currency) pairs, the largest first; ["0.00"] for none."""
+    totals: dict = defaultdict(lambda: ZERO)
+    for amount, currency in pairs:
+        totals[currency] += amount or ZERO
+    if not totals:
+        return ["0.00"]
+    return [f"{money(v, c):,.2f} {c}" for c, v in sorted(totals.items(), key=lambda kv: -kv[1])]
+
+
+def _link(name: str, query: str, extra: str = "") -> str:
+    q = "&".join(p for p in (extra, query) if p)
+    return reverse(name) + (f"?{q}" if q else "")
+
+
+def spend_parts(customers, provider, currency, today: date, key: str) -> dict:
+    """The spend-derived figures, cached until the data version (or the day) changes."""
+    version = cache.data_version()
+    cache_key = f"reports:dash:{current_reseller_id()}:{key}:{today}:{version}"
+    found = django_cache.get(cache_key)
+    if found is not None:
+        return {
+            k: ReportData.from_json(v) if isinstance(v, dict) and "slug" in v else v for k, v in found.items()
+        }
+    month_start = today.replace(day=1)
+    monthly = monthly_source(version)
+    mtd, per_customer, per_provider = _month_to_date(
+        customers, provider, currency, month_start, today, monthly
+    )
+    args = (customers, provider, currency, month_start, today)
+    parts = {
+        "mtd": mtd,
+        "top_spend": top_customers(*args, by="spend", grouped=per_customer),
+        "top_margin": top_customers(*args, by="margin", grouped=per_customer),
+        "margin_by_provider": margin_by_provider(*args, grouped=per_provider),
+        "growth": growth(customers, provider, currency, default_start(today), today, monthly=monthly),
+    }
+    django_cache.set(
+        cache_key,
+        {k: v.to_json() if isinstance(v, ReportData) else v for k, v in parts.items()},
+        CACHE_SECONDS,
+    )
+    return parts
+
+
+def monthly_source(version: str) -> bool:
+    """Whether the monthly rollup is built from the current data; if not, queue its rebuild (once per
+    data version and process) and read the daily rollup meanwhile."""
+    if rollup.fresh(version):
+        return True
+    reseller = current_reseller_id()
+    if django_cache.add(f"reports:refresh:{reseller}:{version}", 1, 600):
+        from .tasks import refresh_spend_months
+
+        refresh_spend_months.delay_on_commit(str(reseller))
+    return False
+
+
+def _month_to_date(customers, provider, currency, start, end, monthly=False):
+    """One query for every month-to-date figure: the sums per customer, provider and currency, from
+    which the card (every currency), the top customers and the margin by provider (`currency`) come."""
+    from billing.models import DailySpend
+
+    if monthly:
+        qs = SpendMonth.objects.filter(month=start)
+    else:
+        qs = DailySpend.objects.filter(day__gte=start, day__lte=end)
+    if customers is not None:
+        qs = qs.filter(customer_id__in=customers)
+    if provider:
+        qs = qs.filter(provider=provider)
+    rows = qs.values("customer_id", "provider", "currency").annotate(p=Sum("price"), c=Sum("cost")).order_by()
+    by_currency, per_customer, per_provider = {}, {}, {}
+    for r in rows:
+        p, c = r["p"] or ZERO, r["c"] or ZERO
+        acc = by_currency.setdefault(r["currency"], [ZERO, ZERO])
+        acc[0] += p
+        acc[1] += c
+        if r["currency"] != currency:
+            continue
+        g = per_customer.setdefault(r["customer_id"], {"customer_id": r["customer_id"], "p": ZERO, "c": ZERO})
+        g["p"] += p
+        g["c"] += c
+        g = per_provider.setdefault(r["provider"], {"provider": r["provider"], "price": ZERO, "cost": ZERO})
+        g["price"] += p
+        g["cost"] += c
+    mtd = [[cur, str(p), str(c)] for cur, (p, c) in by_currency.items()]
+    return mtd, list(per_customer.values()), list(per_provider.values())
+
+
+def cards(customers, provider, query: str, parts: dict, today: date) -> list[Card]:
+    out = []
+    # Monthly recurring revenue: active subscriptions (annual billing over 12 months).
+    mrr = (
+        _subscriptions(customers, provider)
+        .values("currency", "billing_frequency")
+        .annotate(amount=Sum(F("unit_price") * F("quantity")))
+        .order_by()
+    )
+    out.append(
+        Card(
+            "mrr",
+            "Monthly recurring revenue",
+            _by_currency((monthly_value(r["amount"], 1, r["billing_frequency"]), r["currency"]) for r in mrr),
+            _link("reports:mrr", query),
+            "active subscriptions",
+        )  # fmt: skip
+    )
+    mtd = parts["mtd"]
+    out.append(
+        Card(
+            "mtd",
+            "Month-to-date spend",
+            _by_currency((Decimal(p), c) for c, p, _ in mtd),
+            _link("reports:top-customers", query),
+            f"since {today.replace(day=1):%b} 1",
+            extra=["Margin " + m for m in _by_currency((Decimal(p) - Decimal(k), c) for c, p, k in mtd)],
+        )  # fmt: skip
+    )
+    active = Customer.objects.filter(status=Customer.Status.ACTIVE)
+    if customers is not None:
+        active = active.filter(pk__in=customers)
+    out.append(
+        Card(
+            "customers",
+            "Active customers",
+            [f"{active.count():,}"],
+            _link("customers:list", query, "status=active"),
+        )  # fmt: skip
+    )
+    expiring = (
+        _subscriptions(customers, provider)
+        .filter(renewal_date__gte=today, renewal_date__lte=today + timedelta(days=30))
+        .aggregate(n=Count("pk"), ending=Count("pk", filter=Q(auto_renew=False)))
+    )
+    out.append(
+        Card(
+            "expiring",
+            "Subscriptions expiring in 30 days",
+            [f"{expiring['n']:,}"],
+            _link("reports:expiring-subscriptions", query),
+            f"{expiring['ending']:,} not set to auto-renew",
+        )  # fmt: skip
+    )
+    latest = QuoteRevision.objects.filter(quote=OuterRef("pk")).order_by("-number")
+    quotes = Quote.objects.filter(status__in=OPEN_QUOTE_STATUSES)
+    if customers is not None:
+        quotes = quotes.filter(customer_id__in=customers)
+    if provider:
+        quotes = quotes.filter(category__code=provider)
+    open_quotes = list(
+        quotes.annotate(
+            v=Subquery(latest.values("total")[:1]), vc=Subquery(latest.values("currency")[:1])
+        ).values_list("v", "vc", "currency")
+    )
+    out.append(
+        Card(
+            "quotes",
+            "Open quotes",
+            [f"{len(open_quotes):,}"],
+            _link("quotes:list", ""),
+            "drafts and sent quotes awaiting an answer",
+            extra=[
+                "Value " + v for v in _by_currency((v, vc or c) for v, vc, c in open_quotes if v is not None)
+            ],
+        )  # fmt: skip
+    )
+    overdue = Invoice.objects.filter(status=InvoiceStatus.OPEN, due_date__lt=today)
+    if customers is not None:
+        overdue = overdue.filter(customer_id__in=customers)
+    rows = list(
+        overdue.values("currency").annotate(n=Count("pk"), due=Sum(F("total") - F("amount_paid"))).order_by()
+    )
+    out.append(
+        Card(
+            "overdue",
+            "Overdue invoices",
+            [f"{sum(r['n'] for r in rows):,}"],
+            _link("reports:overdue-invoices", query),
+            "finalized, past their due date",
+            extra=["Due " + v for v in _by_currency((r["due"], r["currency"]) for r in rows)] if rows else [],
+        )  # fmt: skip
+    )
+    return out
+
+
+def dashboard(filterset, currency: str, today: date | None = None) -> dict:
+    today = today or timezone.localdate()
+    customers = filterset.customers()
+    provider = filterset.provider_code
+    query = filterset.querystring()
+    parts = spend_parts(customers, provider, currency, today, f"{currency}:{query}")
+    return {"cards": cards(customers, provider, query, parts, today), **parts}
