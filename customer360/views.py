@@ -1,4 +1,4 @@
-from django.db.models import Count, Q
+from django.db.models import Case, Count, Q, When
 from django.views.generic import TemplateView
 
 from customers.models import ActivityLog, Alert, Customer
@@ -31,6 +31,11 @@ class DashboardView(ResellerViewMixin, TemplateView):
             total=Count("id"), active=Count("id", filter=Q(status=Customer.Status.ACTIVE))
         )
         ctx["unread_alerts"] = Alert.objects.filter(is_read=False).count()
-        ctx["recent_alerts"] = Alert.objects.filter(is_read=False).select_related("customer")[:5]
+        # Reseller-wide alerts (no customer: e.g. a failed all-customers export) first: only here are they seen.
+        ctx["recent_alerts"] = (
+            Alert.objects.filter(is_read=False)
+            .select_related("customer")
+            .order_by(Case(When(customer__isnull=True, then=0), default=1), "-created_at")[:5]
+        )
         ctx["recent_activity"] = ActivityLog.objects.select_related("customer")[:10]
         return ctx

@@ -89,8 +89,9 @@ def do_update_customer(actor, customer: Customer, **fields) -> dict:
 
 @transaction.atomic
 def do_raise_alert(
-    customer: Customer, *, kind, title, message="", severity=Alert.Severity.INFO, actor=None
+    customer: Customer | None, *, kind, title, message="", severity=Alert.Severity.INFO, actor=None
 ) -> Alert:
+    """An alert on the customer's profile, or (customer None) a reseller-wide one on the dashboard."""
     alert = Alert.objects.create(
         customer=customer, kind=kind, title=title, message=message, severity=severity
     )

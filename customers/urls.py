@@ -36,6 +36,7 @@ urlpatterns = [
     path("<uuid:customer_id>/cloud-billing/", CustomerCloudBillingView.as_view(), name="cloud-billing"),
     path("<uuid:customer_id>/activity/", views.CustomerActivityView.as_view(), name="activity"),
     path("<uuid:customer_id>/alerts/<uuid:alert_id>/read/", views.AlertReadView.as_view(), name="alert-read"),
+    path("alerts/<uuid:alert_id>/read/", views.ResellerAlertReadView.as_view(), name="reseller-alert-read"),
     *marketplace_urlpatterns,  # Products: Managed / Buy, cart, checkout; Marketplace: Purchased Products
     *quotes_urlpatterns,  # Products: Quotes and Inquiries
     *billing_urlpatterns,  # Billing: Tax Profile, Credits, Charges and Discount

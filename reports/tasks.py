@@ -60,7 +60,11 @@ def build_report(result_id: str, reseller_id: str) -> str:
 @shared_task
 def refresh_spend_months(reseller_id: str) -> float:
     """Rebuild the reseller's monthly spend rollup if its data changed (queued by the dashboard)."""
+    from accounts.models import Reseller
+
     from .rollup import rebuild
 
+    if not Reseller.objects.filter(pk=reseller_id).exists():
+        return 0.0  # deleted since the task was queued: nothing to roll up
     with tenant_scope(uuid.UUID(str(reseller_id))):
         return rebuild()

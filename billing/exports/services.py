@@ -298,11 +298,9 @@ def execute_run(run: ExportRun) -> ExportRun:
 
 
 def _alert(export: BillingExport, run: ExportRun) -> None:
-    """The alert of a failed run: on the export's customer; a reseller-wide export's goes to its first
-    customer by name (an alert belongs to a customer), saying it is about all customers."""
-    customer = customer_of(export) or Customer.objects.order_by("name", "pk").first()
-    if customer is None:
-        return
+    """The alert of a failed run: on the export's customer, or reseller-wide (the dashboard) for an export
+    of all customers."""
+    customer = customer_of(export)
     scope = "" if export.customer_id else " (all customers)"
     do_raise_alert(
         customer, kind=Alert.Kind.EXPORT_FAILED, severity=Alert.Severity.WARNING,

@@ -51,7 +51,10 @@ class Alert(TenantModel):
         WARNING = "warning", "Warning"
         CRITICAL = "critical", "Critical"
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="alerts")
+    # Empty: a reseller-wide alert (e.g. a failed billing export of all customers), shown on the dashboard.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, null=True, blank=True, related_name="alerts"
+    )
     kind = models.CharField(max_length=30, choices=Kind.choices, default=Kind.GENERAL)
     severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.INFO)
     title = models.CharField(max_length=200)

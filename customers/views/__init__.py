@@ -14,6 +14,7 @@ from .profile import (
     CustomerDetailView,
     CustomerGeneralView,
     CustomerMixin,
+    ResellerAlertReadView,
 )
 
 __all__ = [
@@ -32,4 +33,5 @@ __all__ = [
     "CustomFieldEditView",
     "CustomFieldListView",
     "CustomerOptionsView",
+    "ResellerAlertReadView",
 ]

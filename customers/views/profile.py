@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import View
 from django.views.generic import FormView, TemplateView
 
 from billing.account_position import payment_position
@@ -113,3 +114,14 @@ class AlertReadView(CustomerMixin, TemplateView):
         ):
             next_url = reverse("customers:detail", args=[self.customer.pk])  # never redirect off-site
         return redirect(next_url)
+
+
+class ResellerAlertReadView(ResellerViewMixin, View):
+    """Marks a reseller-wide alert (one with no customer: the dashboard lists them) read."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        alert = get_object_or_404(Alert.objects.filter(customer__isnull=True), pk=kwargs["alert_id"])
+        services.do_mark_alert_read(request.user, alert)
+        return redirect("dashboard")

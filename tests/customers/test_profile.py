@@ -104,3 +104,26 @@ def test_the_profile_costs_the_same_queries_whatever_the_customers_history(owner
     assert queries(busy) == queries(quiet), "the profile's query count grew with the customer's data: why?"
     # 16: the payment position (balance due + overdue + last month's balance, last payment, credit balance) is 3.
     assert queries(busy) <= 16, "the profile gained a query: why was it added?"
+
+
+def test_a_reseller_wide_alert_is_on_the_dashboard_first_and_can_be_marked_read(reseller, owner_client):
+    from customer360.tenancy import tenant_scope
+    from customers.services import do_raise_alert
+
+    customer = CustomerFactory(reseller=reseller, name="Initech")
+    with tenant_scope(reseller):
+        for n in range(6):
+            do_raise_alert(customer, kind=Alert.Kind.GENERAL, title=f"Customer alert {n}")
+        wide = do_raise_alert(None, kind=Alert.Kind.GENERAL, title="Export of all customers failed",
+                              message="The bucket does not exist.")  # fmt: skip
+        Alert.objects.filter(pk=wide.pk).update(created_at=wide.created_at.replace(year=2020))  # the oldest
+    page = owner_client.get(reverse("dashboard")).content.decode()
+    assert "<strong>All customers</strong>: Export of all customers failed" in page
+    assert page.index("Export of all customers failed") < page.index("Customer alert 5")
+    response = owner_client.post(reverse("customers:reseller-alert-read", args=[wide.pk]))
+    assert response.status_code == 302
+    with tenant_scope(reseller):
+        wide.refresh_from_db()
+        assert wide.is_read
+    page = owner_client.get(reverse("dashboard")).content.decode()
+    assert "<strong>All customers</strong>" not in page  # no longer unread (the activity log keeps it)

@@ -140,3 +140,4 @@ def test_azure_bad_credentials(usage, azurite_server):
     with tenant_scope(usage.reseller):
         alert = Alert.objects.get(kind=Alert.Kind.EXPORT_FAILED)
     assert "(all customers)" in alert.title
+    assert alert.customer is None  # reseller-wide: the dashboard lists it first
