@@ -1,7 +1,8 @@
 """What a usage file must be before it is stored, and how it is read without trusting it.
 
-* Its content must be what its name says: Parquet starts with PAR1, a .gz is gzip, a .csv is UTF-8 text
-  (no NUL bytes in its first 64 KB); anything else is refused on the upload form, before it is stored.
+* Its content must be what its name says: Parquet starts with PAR1, a .gz is gzip, a .csv is text (no NUL
+  bytes in its first 64 KB); anything else is refused on the upload form, before it is stored. (Text in
+  another encoding than UTF-8 is left to the import, whose report names the first line that is not UTF-8.)
 * The header line is read with a bound (1 MB): a file whose "line 1" never ends is refused, not read
   into memory.
 * A compressed file may not expand without bound: once more than 256 MB have been decompressed, a file
@@ -31,11 +32,7 @@ def _kind(head: bytes) -> str:
         return "gzip"
     if b"\x00" in head:
         return "binary"
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:  # not just a character cut at the end of the sniffed bytes
-            return "binary"
+    # Text in another encoding than UTF-8 is still text: the import names its first bad line.
     return "text"
 
 

@@ -49,7 +49,7 @@ def test_an_upload_over_the_limit_is_stopped_before_it_is_kept(make_client, rese
 @pytest.mark.parametrize(
     "name, content, message",
     [
-        ("usage.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 100, "should be UTF-8 CSV text, but its content is not text"),
+        ("usage.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 100, "should be UTF-8 CSV text, but its content is not text (binary data)"),
         ("usage.csv", gzip.compress(b"BilledCost\n1\n"), "should be UTF-8 CSV text, but its content is gzip-compressed"),
         ("usage.parquet", b"BilledCost,ChargePeriodStart\n1,2\n", "should be a Parquet file, but its content is plain text"),
         ("usage.csv.gz", b"BilledCost\n1\n", "should be gzip-compressed CSV, but its content is plain text"),
