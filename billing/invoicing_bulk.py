@@ -9,8 +9,7 @@ customer's lines in Python with the same pure functions as the per-customer path
 services_credits.plan_applications), then writes with one statement per table: the old drafts' credit
 applications deleted at once, invoices inserted in bulk or updated with one UPDATE … FROM (VALUES …), and of a
 rebuilt draft's lines only those that changed replaced (the new ones written with COPY).
-The credit query mirrors services_credits.apply_credits' candidates (usable_filter, the customer's currency);
-a change there belongs here too (the line-for-line test compares both paths).
+Credits are read and locked by services_credits.lock_open_credits, as apply_credits reads them.
 The result is the same invoice, line for line, as generate_invoice gives (tests/billing/test_invoice_bulk.py).
 
 Exactly once, as in the per-customer path: the chunk's customer rows are locked (in primary-key order, so two
@@ -53,7 +52,7 @@ from .models_credits import Credit, CreditApplication
 from .models_invoices import Invoice, InvoiceLine, InvoiceStatus, LineKind
 from .models_tax import TaxCategory
 from .models_usage import UsageDaily
-from .services_credits import Open, plan_applications, usable_filter
+from .services_credits import lock_open_credits, plan_applications
 
 ZERO = Decimal("0")
 # An invoice line's columns but its id and reseller: what a rebuilt draft's line is compared on.
@@ -170,19 +169,8 @@ def open_credits(customers: dict, on_date) -> dict:
     for currency in {c.currency for c in customers.values()}:
         ids = [pk for pk, c in customers.items() if c.currency == currency]
         currency_of |= Q(customer__in=ids, currency=currency)
-    locked = list(
-        Credit.objects.filter(usable_filter(on_date)).filter(currency_of).select_for_update().order_by("pk")
-    )
-    if not locked:
-        return {}
-    applied = dict(
-        CreditApplication.objects.filter(credit__in=[c.pk for c in locked])
-        .order_by()
-        .values_list("credit")
-        .annotate(total=Sum("amount"))
-    )
     return _grouped(
-        (Open(c, c.amount - applied.get(c.pk, ZERO)) for c in locked), lambda o: o.credit.customer_id
+        lock_open_credits(Credit.objects.filter(currency_of), on_date), lambda o: o.credit.customer_id
     )
 
 

@@ -19,6 +19,7 @@ from . import periods
 from .invoicing import invoice_ref
 from .models_credits import CreditApplication
 from .models_invoices import (
+    ALL_PROVIDERS,
     INVOICE_TRANSITIONS,
     CreditNote,
     Invoice,
@@ -30,7 +31,6 @@ from .models_invoices import (
 )
 
 ZERO = Decimal("0")
-ALL_PROVIDERS = "*"
 
 
 def access_invoice(customer, invoice_id) -> Invoice:

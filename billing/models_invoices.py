@@ -41,6 +41,10 @@ INVOICE_TRANSITIONS = {
 }
 
 
+# ProviderPeriod.provider of a month closed for every provider at once.
+ALL_PROVIDERS = "*"
+
+
 class ProviderPeriod(TenantModel):
     """A provider's billing month, closed when the provider's data for it is complete."""
 

@@ -181,25 +181,31 @@ def plan_applications(
 
 
 @transaction.atomic
-def apply_credits(customer, amount_due: Money, on_date: date, *, invoice_ref: str = "", actor=None):
-    """Apply the customer's usable credits in `amount_due`'s currency to it; returns [(credit, Money)].
-    Writes one CreditApplication per credit used and one activity entry. Credits are locked while they
-    are read, so two runs at once can't spend the same remainder twice."""
-    if amount_due.amount <= 0:
+def lock_open_credits(credits, on_date: date) -> list:
+    """[Open(credit, remaining)] of the usable credits among `credits`, locked in primary-key order (one
+    runner at a time spends a remainder; the invoice run's chunks and apply_credits alike)."""
+    locked = list(credits.filter(usable_filter(on_date)).select_for_update().order_by("pk"))
+    if not locked:
         return []
-    candidates = Credit.objects.filter(
-        usable_filter(on_date), customer=customer, currency=amount_due.currency
-    )
-    locked = list(candidates.select_for_update().order_by("pk"))
     applied = dict(
         CreditApplication.objects.filter(credit__in=[c.pk for c in locked])
         .order_by()
         .values_list("credit")
         .annotate(total=Sum("amount"))
     )
-    plan = plan_applications(
-        [Open(c, c.amount - applied.get(c.pk, ZERO)) for c in locked], amount_due.amount, on_date
-    )
+    return [Open(c, c.amount - applied.get(c.pk, ZERO)) for c in locked]
+
+
+def apply_credits(customer, amount_due: Money, on_date: date, *, invoice_ref: str = "", actor=None):
+    """Apply the customer's usable credits in `amount_due`'s currency to it; returns [(credit, Money)].
+    Writes one CreditApplication per credit used and one activity entry. Credits are locked while they
+    are read, so two runs at once can't spend the same remainder twice."""
+    if amount_due.amount <= 0:
+        return []
+    candidates = Credit.objects.filter(customer=customer, currency=amount_due.currency)
+    open_credits = lock_open_credits(candidates, on_date)
+    before = {o.credit.pk: o.remaining for o in open_credits}
+    plan = plan_applications(open_credits, amount_due.amount, on_date)
     CreditApplication.objects.bulk_create(
         [
             CreditApplication(credit=c, amount=amount, applied_on=on_date, invoice_ref=invoice_ref)
@@ -213,8 +219,7 @@ def apply_credits(customer, amount_due: Money, on_date: date, *, invoice_ref: st
             actor, "credit.applied",
             f"Applied {Money(total, amount_due.currency)} of credit" + (f" to {invoice_ref}" if invoice_ref else ""),
             customer=customer,
-            changes={f"credit {c.issued_on.isoformat()} {c.reason}"[:120]: [str(c.amount - applied.get(c.pk, ZERO)),
-                                                                         str(c.amount - applied.get(c.pk, ZERO) - a)]
+            changes={f"credit {c.issued_on.isoformat()} {c.reason}"[:120]: [str(before[c.pk]), str(before[c.pk] - a)]
                      for c, a in plan},
         )  # fmt: skip
     return result

@@ -9,9 +9,7 @@ reports of a closed month therefore keep agreeing with each other.
 
 from django.db import connection
 
-from .models_invoices import ProviderPeriod
-
-ALL_PROVIDERS = "*"
+from .models_invoices import ALL_PROVIDERS, ProviderPeriod
 
 
 def closed_period_filter(provider_col: str, date_col: str) -> tuple[str, dict]:

@@ -12,11 +12,12 @@ def max_upload_bytes() -> int:
 
 
 def human_size(size: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
+    if size < 1024:
+        return f"{size:,} bytes"
+    for unit in ("KB", "MB", "GB"):
         size /= 1024
-    return f"{size:,.1f} GB"
+        if size < 1024 or unit == "GB":
+            return f"{size:,.1f} {unit}"
 
 
 class UploadLimitHandler(FileUploadHandler):

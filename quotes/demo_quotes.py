@@ -85,10 +85,12 @@ def seed_quotes(seed: int) -> dict:
                     totals["quotes"] += 1
                     if want == "draft":
                         continue
-                    to = Contact.objects.filter(customer=customer, is_admin=True).first().email
-                    revision, _ = do_send_quote(user, quote, to=to, message="As discussed, our proposal.")
+                    admin = Contact.objects.filter(customer=customer, is_admin=True).first()
+                    revision, _ = do_send_quote(
+                        user, quote, to=admin.email, message="As discussed, our proposal."
+                    )
                     access = access_quote_by_token(make_token(quote, revision.number), today=today)
-                    contact = Contact.objects.filter(customer=customer, is_admin=True).first().name
+                    contact = admin.name
                     if want == "accepted":
                         do_accept_quote(access, scenario_id=str(quote.scenarios.first().pk), name=contact)
                         try:

@@ -151,3 +151,28 @@ def pct(part, whole) -> Decimal | None:
 
 def money(amount, currency: str) -> Decimal:
     return quantize(amount or Decimal("0"), currency)
+
+
+# --- Spend, cost and margin: the four columns several reports share ------------------------------
+
+
+def margin_figures(price, cost, currency: str) -> dict:
+    """A row's spend, cost, margin and margin % from its summed price and cost, rounded once."""
+    spend, cost = money(price, currency), money(cost, currency)
+    return {"spend": spend, "cost": cost, "margin": spend - cost, "margin_pct": pct(spend - cost, spend)}
+
+
+def margin_totals(rows) -> dict:
+    """The total of rows made by margin_figures: the sums of the rounded rows, as the table shows them."""
+    spend = sum((r["spend"] for r in rows), Decimal("0"))
+    cost = sum((r["cost"] for r in rows), Decimal("0"))
+    return {"spend": spend, "cost": cost, "margin": spend - cost, "margin_pct": pct(spend - cost, spend)}
+
+
+def margin_columns(currency: str) -> list:
+    return [
+        Column("spend", f"Spend ({currency})", MONEY),
+        Column("cost", f"Cost ({currency})", MONEY),
+        Column("margin", f"Margin ({currency})", MONEY),
+        Column("margin_pct", "Margin %", PCT),
+    ]

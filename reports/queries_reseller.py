@@ -20,7 +20,20 @@ from billing.models_invoices import Invoice, InvoiceStatus
 from customers.models import CloudProvider, Customer
 from marketplace.models import Subscription
 
-from .data import DATE, INT, MONEY, PCT, Chart, Column, ReportData, money, pct
+from .data import (
+    DATE,
+    INT,
+    MONEY,
+    PCT,
+    Chart,
+    Column,
+    ReportData,
+    margin_columns,
+    margin_figures,
+    margin_totals,
+    money,
+    pct,
+)
 from .forms import month_starts
 from .models import SpendMonth
 from .queries_commerce import aging_bucket, monthly_value
@@ -72,15 +85,11 @@ def top_customers(
     names = _names(g["customer_id"] for g in grouped)
     rows = []
     for g in grouped:
-        price, cost = money(g["p"], currency), money(g["c"], currency)
         rows.append(
             {
                 "customer": names.get(g["customer_id"], ""),
                 "customer_id": str(g["customer_id"]),
-                "spend": price,
-                "cost": cost,
-                "margin": price - cost,
-                "margin_pct": pct(price - cost, price),
+                **margin_figures(g["p"], g["c"], currency),
             }
         )
     key = "spend" if by == "spend" else "margin"
@@ -89,13 +98,7 @@ def top_customers(
     return ReportData(
         slug=slug,
         title=title,
-        columns=[
-            Column("customer", "Customer"),
-            Column("spend", f"Spend ({currency})", MONEY),
-            Column("cost", f"Cost ({currency})", MONEY),
-            Column("margin", f"Margin ({currency})", MONEY),
-            Column("margin_pct", "Margin %", PCT),
-        ],
+        columns=[Column("customer", "Customer"), *margin_columns(currency)],
         rows=rows,
         currency=currency,
         chart=Chart(
@@ -120,36 +123,19 @@ def margin_by_provider(customers, provider, currency, start, end, monthly=False,
         grouped = sorted(grouped, key=lambda g: (-g["price"], g["provider"]))
     rows = []
     for g in grouped:
-        price, cost = money(g["price"], currency), money(g["cost"], currency)
         rows.append(
             {
                 "provider": PROVIDERS.get(g["provider"], g["provider"]),
-                "spend": price,
-                "cost": cost,
-                "margin": price - cost,
-                "margin_pct": pct(price - cost, price),
+                **margin_figures(g["price"], g["cost"], currency),
             }
         )
-    spend, cost = sum((r["spend"] for r in rows), ZERO), sum((r["cost"] for r in rows), ZERO)
     return ReportData(
         slug="margin-by-provider",
         title="Margin by provider",
-        columns=[
-            Column("provider", "Provider"),
-            Column("spend", f"Spend ({currency})", MONEY),
-            Column("cost", f"Cost ({currency})", MONEY),
-            Column("margin", f"Margin ({currency})", MONEY),
-            Column("margin_pct", "Margin %", PCT),
-        ],
+        columns=[Column("provider", "Provider"), *margin_columns(currency)],
         rows=rows,
         currency=currency,
-        totals={
-            "provider": "Total",
-            "spend": spend,
-            "cost": cost,
-            "margin": spend - cost,
-            "margin_pct": pct(spend - cost, spend),
-        },  # fmt: skip
+        totals={"provider": "Total", **margin_totals(rows)},
         chart=Chart(
             title=f"Margin by provider, {currency}",
             desc=f"Spend and margin per provider from {start} to {end}.",

@@ -17,7 +17,17 @@ from django.db.models.functions import TruncMonth
 from billing.models import UsageDaily, UsageRow
 from customers.models import CloudProvider
 
-from .data import INT, MONEY, PCT, Chart, Column, ReportData, money, pct
+from .data import (
+    INT,
+    MONEY,
+    Chart,
+    Column,
+    ReportData,
+    margin_columns,
+    margin_figures,
+    margin_totals,
+    money,
+)
 from .forms import month_starts
 
 ZERO = Decimal("0")
@@ -63,19 +73,9 @@ def monthly_build(customer, params, sums: dict) -> ReportData:
     rows = []
     for m in month_starts(params.start, params.end):
         s = sums.get(m.isoformat(), {})
-        price, cost = money(s.get("price"), cur), money(s.get("cost"), cur)
-        rows.append(
-            {
-                "month": m.strftime("%Y-%m"),
-                "spend": price,
-                "cost": cost,
-                "margin": price - cost,
-                "margin_pct": pct(price - cost, price),
-            }
-        )
-    spend, cost = sum((r["spend"] for r in rows), ZERO), sum((r["cost"] for r in rows), ZERO)
-    totals = {"month": "Total", "spend": spend, "cost": cost, "margin": spend - cost}
-    totals["margin_pct"] = pct(spend - cost, spend)
+        rows.append({"month": m.strftime("%Y-%m"), **margin_figures(s.get("price"), s.get("cost"), cur)})
+    totals = {"month": "Total", **margin_totals(rows)}
+    spend, cost = totals["spend"], totals["cost"]
     chart = Chart(
         title=f"Spend and margin by month, {cur}",
         desc=f"Customer spend (price) and margin per month from {params.start} to {params.end}.",
@@ -86,13 +86,7 @@ def monthly_build(customer, params, sums: dict) -> ReportData:
     return ReportData(
         slug="spend-by-month",
         title="Spend and margin by month",
-        columns=[
-            Column("month", "Month"),
-            Column("spend", f"Spend ({cur})", MONEY),
-            Column("cost", f"Cost ({cur})", MONEY),
-            Column("margin", f"Margin ({cur})", MONEY),
-            Column("margin_pct", "Margin %", PCT),
-        ],
+        columns=[Column("month", "Month"), *margin_columns(cur)],
         rows=rows,
         currency=cur,
         totals=totals,
@@ -119,19 +113,14 @@ def services_build(customer, params, sums: dict) -> ReportData:
     rows = []
     for key, s in sums.items():
         provider, service = key.split("\t", 1)
-        price, cost = money(s["price"], cur), money(s["cost"], cur)
         rows.append(
             {
                 "provider": PROVIDERS.get(provider, provider),
                 "service": service or "(no service name)",
-                "spend": price,
-                "cost": cost,
-                "margin": price - cost,
-                "margin_pct": pct(price - cost, price),
+                **margin_figures(s["price"], s["cost"], cur),
             }
         )
     rows.sort(key=lambda r: (-r["spend"], r["provider"], r["service"]))
-    spend, cost = sum((r["spend"] for r in rows), ZERO), sum((r["cost"] for r in rows), ZERO)
     by_provider: dict = {}
     for r in rows:
         by_provider[r["provider"]] = by_provider.get(r["provider"], ZERO) + r["spend"]
@@ -147,24 +136,10 @@ def services_build(customer, params, sums: dict) -> ReportData:
     return ReportData(
         slug="spend-by-service",
         title="Spend by provider and service",
-        columns=[
-            Column("provider", "Provider"),
-            Column("service", "Service"),
-            Column("spend", f"Spend ({cur})", MONEY),
-            Column("cost", f"Cost ({cur})", MONEY),
-            Column("margin", f"Margin ({cur})", MONEY),
-            Column("margin_pct", "Margin %", PCT),
-        ],
+        columns=[Column("provider", "Provider"), Column("service", "Service"), *margin_columns(cur)],
         rows=rows,
         currency=cur,
-        totals={
-            "provider": "Total",
-            "service": "",
-            "spend": spend,
-            "cost": cost,
-            "margin": spend - cost,
-            "margin_pct": pct(spend - cost, spend),
-        },
+        totals={"provider": "Total", "service": "", **margin_totals(rows)},
         chart=chart,
         summary=[(p, f"{v:,.2f} {cur}") for p, v in sorted(by_provider.items(), key=lambda kv: -kv[1])],
     )

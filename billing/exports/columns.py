@@ -24,6 +24,8 @@ from datetime import date, timedelta
 
 import pyarrow as pa
 
+from customer360.spreadsheets import FORMULA_STARTS
+
 FOCUS_VERSION = "1.2"
 SCHEMA_VERSION = "c360-focus-1.2-v1"
 PROVIDER_NAMES = {"aws": "AWS", "azure": "Microsoft Azure", "gcp": "Google Cloud", "m365": "Microsoft",
@@ -142,9 +144,16 @@ def arrow_schema(basis: str) -> pa.Schema:
     return pa.schema([pa.field(c.name, c.arrow) for c in columns_for(basis)])
 
 
+# customer360.spreadsheets.FORMULA_STARTS as SQL literals: '=', '+', '-', '@', E'\t', E'\r'.
+_FORMULA_STARTS_SQL = ", ".join(
+    f"'{c}'" if c.isprintable() else "E'" + c.encode("unicode_escape").decode() + "'" for c in FORMULA_STARTS
+)
+
+
 def neutralized(expr: str) -> str:
-    """SQL: the text `expr`, with a leading apostrophe when a spreadsheet would read it as a formula."""
-    return f"CASE WHEN left({expr}, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r') THEN '''' || {expr} ELSE {expr} END"
+    """SQL: the text `expr`, with a leading apostrophe when a spreadsheet would read it as a formula
+    (customer360.spreadsheets' rule, in SQL so that COPY streams it)."""
+    return f"CASE WHEN left({expr}, 1) IN ({_FORMULA_STARTS_SQL}) THEN '''' || {expr} ELSE {expr} END"
 
 
 @dataclass(frozen=True)
