@@ -106,6 +106,9 @@ class UsageRow(TenantModel):
     # Rating (billing.pricing_sql): NULL until the row is matched and priced.
     price = models.DecimalField(max_digits=20, decimal_places=4, null=True, blank=True)
     price_currency = models.CharField(max_length=3, blank=True)
+    # The rate (price_currency per USD) the row was priced at, so the rollups can state the reseller's cost
+    # in the customer's currency beside the price: a margin is only a difference within one currency.
+    fx_rate = models.DecimalField(max_digits=18, decimal_places=8, null=True, blank=True)
     # What priced the row, for the record: no database constraint (two foreign-key checks per row on a
     # table of millions); a deleted pricebook or rule leaves the id, which then names nothing.
     pricebook = models.ForeignKey(

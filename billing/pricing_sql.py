@@ -44,6 +44,7 @@ STAGING_COLUMNS = """
     cost numeric NOT NULL,
     list_cost numeric NOT NULL,
     currency varchar(3),
+    fx_rate numeric,
     amount numeric,
     pricebook_id uuid,
     rule_id uuid,
@@ -186,14 +187,15 @@ def price_usage_rows_sql(table: str, reseller_id=None) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             f"""UPDATE {connection.ops.quote_name(table)} AS s
-                SET currency = k.currency, amount = {amount_sql("s", "k")}, pricebook_id = k.pricebook_id,
+                SET currency = k.currency, fx_rate = k.rate, amount = {amount_sql("s", "k")},
+                    pricebook_id = k.pricebook_id,
                     rule_id = k.rule_id, priced_note = k.note
                 FROM {keys} AS k WHERE {key_join_sql("s", "k")}"""
         )
         updated = cursor.rowcount
         # Rows without a customer have no key: unpriced, as the Python form refuses them.
         cursor.execute(
-            f"""UPDATE {connection.ops.quote_name(table)} SET currency = NULL, amount = NULL,
+            f"""UPDATE {connection.ops.quote_name(table)} SET currency = NULL, fx_rate = NULL, amount = NULL,
                     pricebook_id = NULL, rule_id = NULL, priced_note = 'unknown customer'
                 WHERE customer_id IS NULL"""
         )

@@ -21,29 +21,33 @@ from .models_usage import UsageDaily, UsageRow
 from .pricing_sql import amount_sql, create_usage_staging_table, key_join_sql, price_usage_rows_sql
 
 # The two rollups, from a relation `src` of rated rows (customer_id, cloud_account_id, usage_date, provider,
-# service_name, charge_category, currency, cost, price_amount, quantity); keys are unique per statement.
-DAILY_SQL = """
-    INSERT INTO {daily} (id, reseller_id, customer_id, cloud_account_id, day, provider, service_name,
+# service_name, charge_category, currency, fx_rate, cost, price_amount, quantity); keys are unique per
+# statement. A rollup row's cost is in its currency, like its price: the provider's USD cost times the rate
+# that priced the row. Rows priced at no rate (no customer currency, no exchange rate) stay in USD.
+ROLLUP_CURRENCY = "(CASE WHEN fx_rate IS NULL THEN 'USD' ELSE COALESCE(currency, 'USD') END)"
+ROLLUP_COST = "sum(cost * COALESCE(fx_rate, 1))"
+DAILY_SQL = f"""
+    INSERT INTO {{daily}} (id, reseller_id, customer_id, cloud_account_id, day, provider, service_name,
         charge_category, currency, cost, price, quantity, row_count)
     SELECT gen_random_uuid(), %(reseller)s, customer_id, cloud_account_id, usage_date, provider, service_name,
-           charge_category, COALESCE(currency, 'USD'), sum(cost), sum(COALESCE(price_amount, 0)), sum(quantity),
+           charge_category, {ROLLUP_CURRENCY}, {ROLLUP_COST}, sum(COALESCE(price_amount, 0)), sum(quantity),
            count(*)
     FROM src WHERE customer_id IS NOT NULL AND cloud_account_id IS NOT NULL
     GROUP BY customer_id, cloud_account_id, usage_date, provider, service_name, charge_category,
-             COALESCE(currency, 'USD')
+             {ROLLUP_CURRENCY}
     ON CONFLICT ON CONSTRAINT usagedaily_one_row_per_key DO UPDATE
-    SET cost = {daily}.cost + EXCLUDED.cost, price = {daily}.price + EXCLUDED.price,
-        quantity = {daily}.quantity + EXCLUDED.quantity, row_count = {daily}.row_count + EXCLUDED.row_count
+    SET cost = {{daily}}.cost + EXCLUDED.cost, price = {{daily}}.price + EXCLUDED.price,
+        quantity = {{daily}}.quantity + EXCLUDED.quantity, row_count = {{daily}}.row_count + EXCLUDED.row_count
     RETURNING 1
 """
-SPEND_SQL = """
-    INSERT INTO {spend} (id, reseller_id, customer_id, day, provider, currency, cost, price, is_saas)
-    SELECT gen_random_uuid(), %(reseller)s, customer_id, usage_date, provider, COALESCE(currency, 'USD'),
-           sum(cost), sum(COALESCE(price_amount, 0)), false
+SPEND_SQL = f"""
+    INSERT INTO {{spend}} (id, reseller_id, customer_id, day, provider, currency, cost, price, is_saas)
+    SELECT gen_random_uuid(), %(reseller)s, customer_id, usage_date, provider, {ROLLUP_CURRENCY},
+           {ROLLUP_COST}, sum(COALESCE(price_amount, 0)), false
     FROM src WHERE customer_id IS NOT NULL
-    GROUP BY customer_id, usage_date, provider, COALESCE(currency, 'USD')
+    GROUP BY customer_id, usage_date, provider, {ROLLUP_CURRENCY}
     ON CONFLICT ON CONSTRAINT dailyspend_one_row_per_key DO UPDATE
-    SET cost = {spend}.cost + EXCLUDED.cost, price = {spend}.price + EXCLUDED.price
+    SET cost = {{spend}}.cost + EXCLUDED.cost, price = {{spend}}.price + EXCLUDED.price
     RETURNING 1
 """
 USAGE_COLUMNS = """line_no, fingerprint, customer_id, cloud_account_id, provider, billing_account_id,
@@ -72,9 +76,9 @@ def insert_priced_rows(table: str, keys: str, repeats, usage_import_id) -> tuple
     sql = f"""
         WITH src AS (
             INSERT INTO {rows} (reseller_id, usage_import_id, {USAGE_COLUMNS}, billing_currency, price,
-                price_currency, pricebook_id, rule_id, priced_note, rolled_up)
+                price_currency, fx_rate, pricebook_id, rule_id, priced_note, rolled_up)
             SELECT %(reseller)s, %(import)s, {t_columns}, 'USD', {amount_sql("t", "k")},
-                   COALESCE(k.currency, ''), k.pricebook_id, k.rule_id,
+                   COALESCE(k.currency, ''), k.rate, k.pricebook_id, k.rule_id,
                    CASE WHEN t.customer_id IS NULL THEN 'no customer: the account is not linked'
                         ELSE left(k.note, 200) END,
                    t.customer_id IS NOT NULL
@@ -83,7 +87,7 @@ def insert_priced_rows(table: str, keys: str, repeats, usage_import_id) -> tuple
             {join_repeats}
             ON CONFLICT (reseller_id, fingerprint) DO NOTHING
             RETURNING customer_id, cloud_account_id, usage_date, provider, service_name, charge_category,
-                      NULLIF(price_currency, '') AS currency, cost, price AS price_amount, quantity
+                      NULLIF(price_currency, '') AS currency, fx_rate, cost, price AS price_amount, quantity
         ), daily AS ({DAILY_SQL.format(daily=daily)}
         ), spend AS ({SPEND_SQL.format(spend=spend)})
         SELECT count(*), count(customer_id),
@@ -124,7 +128,7 @@ def process_pending(*, usage_import_id=None, today=None) -> int:
             price_usage_rows_sql(stage, reseller)
             cursor.execute(
                 f"""UPDATE {rows} AS u
-                    SET price = s.amount, price_currency = COALESCE(s.currency, ''),
+                    SET price = s.amount, price_currency = COALESCE(s.currency, ''), fx_rate = s.fx_rate,
                         pricebook_id = s.pricebook_id, rule_id = s.rule_id,
                         priced_note = left(s.priced_note, 200), rolled_up = true
                     FROM {stage} AS s WHERE u.id = s.id"""

@@ -140,6 +140,10 @@ class TenantQuerySet(models.QuerySet):
         # Used as a subquery (`field__in=Customer.objects.filter(...)`): scope the inner query too.
         return self._scoped().resolve_expression(*args, **kwargs)
 
+    def sql_with_params(self):
+        """The scoped query's SQL and parameters, for a raw statement that reads it as a subquery."""
+        return self._scoped().query.sql_with_params()
+
     def bulk_create(self, objs, *args, **kwargs):
         reseller_id = current_reseller_id()
         for obj in objs:

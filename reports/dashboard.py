@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.core.cache import cache as django_cache
+from django.db import connection
 from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 from django.urls import reverse
 from django.utils import timezone
@@ -71,14 +72,12 @@ def spend_parts(customers, provider, currency, today: date, key: str) -> dict:
         }
     month_start = today.replace(day=1)
     monthly = monthly_source(version)
-    mtd, per_customer, per_provider = _month_to_date(
-        customers, provider, currency, month_start, today, monthly
-    )
+    mtd, top, per_provider = _month_to_date(customers, provider, currency, month_start, today, monthly)
     args = (customers, provider, currency, month_start, today)
     parts = {
         "mtd": mtd,
-        "top_spend": top_customers(*args, by="spend", grouped=per_customer),
-        "top_margin": top_customers(*args, by="margin", grouped=per_customer),
+        "top_spend": top_customers(*args, by="spend", grouped=top["spend"]),
+        "top_margin": top_customers(*args, by="margin", grouped=top["margin"]),
         "margin_by_provider": margin_by_provider(*args, grouped=per_provider),
         "growth": growth(customers, provider, currency, default_start(today), today, monthly=monthly),
     }
@@ -103,9 +102,10 @@ def monthly_source(version: str) -> bool:
     return False
 
 
-def _month_to_date(customers, provider, currency, start, end, monthly=False):
-    """One query for every month-to-date figure: the sums per customer, provider and currency, from
-    which the card (every currency), the top customers and the margin by provider (`currency`) come."""
+def _month_to_date(customers, provider, currency, start, end, monthly=False, limit=10):
+    """One statement for every month-to-date figure, summed in the database: the totals per currency
+    (the card) and, in `currency`, the sums per provider and the `limit` customers with the highest spend
+    and the highest margin; a few dozen rows back whatever the number of customers."""
     from billing.models import DailySpend
 
     if monthly:
@@ -116,23 +116,33 @@ def _month_to_date(customers, provider, currency, start, end, monthly=False):
         qs = qs.filter(customer_id__in=customers)
     if provider:
         qs = qs.filter(provider=provider)
-    rows = qs.values("customer_id", "provider", "currency").annotate(p=Sum("price"), c=Sum("cost")).order_by()
-    by_currency, per_customer, per_provider = {}, {}, {}
-    for r in rows:
-        p, c = r["p"] or ZERO, r["c"] or ZERO
-        acc = by_currency.setdefault(r["currency"], [ZERO, ZERO])
-        acc[0] += p
-        acc[1] += c
-        if r["currency"] != currency:
-            continue
-        g = per_customer.setdefault(r["customer_id"], {"customer_id": r["customer_id"], "p": ZERO, "c": ZERO})
-        g["p"] += p
-        g["c"] += c
-        g = per_provider.setdefault(r["provider"], {"provider": r["provider"], "price": ZERO, "cost": ZERO})
-        g["price"] += p
-        g["cost"] += c
-    mtd = [[cur, str(p), str(c)] for cur, (p, c) in by_currency.items()]
-    return mtd, list(per_customer.values()), list(per_provider.values())
+    sql, params = (
+        qs.values("customer_id", "provider", "currency")
+        .annotate(p=Sum("price"), c=Sum("cost"))
+        .order_by()
+        .sql_with_params()
+    )
+    statement = f"""
+        WITH g AS MATERIALIZED ({sql}),
+        mine AS (SELECT customer_id, sum(p) AS p, sum(c) AS c FROM g WHERE currency = %s GROUP BY customer_id)
+        SELECT 'currency', currency, NULL::uuid, sum(p), sum(c) FROM g GROUP BY currency
+        UNION ALL SELECT 'provider', provider, NULL, sum(p), sum(c) FROM g WHERE currency = %s GROUP BY provider
+        UNION ALL (SELECT 'spend', NULL, customer_id, p, c FROM mine ORDER BY p DESC, customer_id LIMIT %s)
+        UNION ALL (SELECT 'margin', NULL, customer_id, p, c FROM mine ORDER BY p - c DESC, customer_id LIMIT %s)
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [*params, currency, currency, limit, limit])
+        rows = cursor.fetchall()
+    mtd, top, per_provider = [], {"spend": [], "margin": []}, []
+    for kind, key, customer_id, p, c in rows:
+        p, c = p or ZERO, c or ZERO
+        if kind == "currency":
+            mtd.append([key, str(p), str(c)])
+        elif kind == "provider":
+            per_provider.append({"provider": key, "price": p, "cost": c})
+        else:
+            top[kind].append({"customer_id": customer_id, "p": p, "c": c})
+    return mtd, top, per_provider
 
 
 def cards(customers, provider, query: str, parts: dict, today: date) -> list[Card]:

@@ -26,10 +26,10 @@ SERVICES = [
 ]
 
 
-def add_raw_usage(accounts: dict, days: list[date], seed: int = 1) -> list[dict]:
+def add_raw_usage(accounts: dict, days: list[date], seed: int = 1, currency="USD", rate=Decimal("1")) -> list[dict]:
     """Usage rows of the accounts' customer (one per service, resource and day of the providers it has an
-    account of; two for EC2 i-0abc) and
-    their rollups; returns the rows as dicts for the test's own sums."""
+    account of; two for EC2 i-0abc), priced in `currency` at `rate` per USD, and their rollups; returns
+    the rows as dicts for the test's own sums, cost converted into `currency` as the rollups state it."""
     first = next(iter(accounts.values()))
     reseller_id = first.reseller_id
     made = []
@@ -45,10 +45,10 @@ def add_raw_usage(accounts: dict, days: list[date], seed: int = 1) -> list[dict]
                 for r in range(repeats):
                     n += 1
                     cost = Decimal(seed * 3 + i + d.day % 7 + r) + Decimal("0.125")
-                    price = quantize(cost * Decimal("1.2"), exp=Decimal("0.0001"))
+                    price = quantize(cost * rate * Decimal("1.2"), exp=Decimal("0.0001"))
                     row = {
                         "provider": provider, "service": service, "resource": resource, "day": d,
-                        "cost": cost, "price": price, "customer_id": first.customer_id,
+                        "cost": cost * rate, "usd_cost": cost, "price": price, "customer_id": first.customer_id,
                     }  # fmt: skip
                     made.append(row)
                     objs.append(
@@ -66,7 +66,8 @@ def add_raw_usage(accounts: dict, days: list[date], seed: int = 1) -> list[dict]
                             quantity=Decimal("1"),
                             cost=cost,
                             price=price,
-                            price_currency="USD",
+                            price_currency=currency,
+                            fx_rate=rate,
                             rolled_up=True,
                         )  # fmt: skip
                     )
@@ -81,7 +82,8 @@ def roll_up(reseller_id, import_id):
     sql = f"""
         WITH src AS (
             SELECT customer_id, cloud_account_id, usage_date, provider, service_name, charge_category,
-                   NULLIF(price_currency, '') AS currency, cost, price AS price_amount, quantity
+                   NULLIF(price_currency, '') AS currency, fx_rate, cost, price AS price_amount,
+                   quantity
             FROM {rows} WHERE reseller_id = %(reseller)s AND usage_import_id = %(import)s
         ), daily AS ({DAILY_SQL.format(daily=daily)}
         ), spend AS ({SPEND_SQL.format(spend=spend)})

@@ -129,3 +129,21 @@ def test_a_bad_date_range_shows_an_error_and_the_default_range(owner_client, cus
     response = owner_client.get(url("spend-by-month", customer), {"start": "2026-06-01", "end": "2026-03-01"})
     assert response.status_code == 200
     assert "The end date must be on or after the start date." in response.content.decode()
+
+
+def test_a_customer_in_pounds_sees_cost_and_margin_in_pounds(owner_client, reseller):
+    from ..billing.invoice_helpers import make_account, make_customer
+    from .conftest import SPRING
+    from .helpers import add_raw_usage
+
+    customer = make_customer(reseller, "Bluepeak", currency="GBP")
+    usage = add_raw_usage({"aws": make_account(customer, "210987654321", "aws")}, SPRING, currency="GBP",
+                          rate=Decimal("0.79"))  # fmt: skip
+    expected = sums(usage, lambda r: r["day"].strftime("%Y-%m"))
+    table = page_table(owner_client.get(url("spend-by-month", customer), RANGE).content.decode())
+    assert table[0][:5] == ["Month", "Spend (GBP)", "Cost (GBP)", "Margin (GBP)", "Margin %"]
+    for row in table[1:-1]:
+        s = expected[row[0]]
+        assert num(row[2]) == q2(s["cost"]), "cost is the USD cost at the rate that priced the rows"
+        assert num(row[3]) == q2(s["price"]) - q2(s["cost"])
+        assert row[4].startswith("16.")  # a 20% markup is 1/6 of the price, not a loss
