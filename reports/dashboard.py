@@ -117,16 +117,17 @@ def _month_to_date(customers, provider, currency, start, end, monthly=False, lim
     if provider:
         qs = qs.filter(provider=provider)
     sql, params = (
-        qs.values("customer_id", "provider", "currency")
-        .annotate(p=Sum("price"), c=Sum("cost"))
-        .order_by()
-        .sql_with_params()
+        qs.values("customer_id", "provider", "currency", "price", "cost").order_by().sql_with_params()
     )
+    # The filtered rows are read once (spendmonth_reseller_month: index-only for the month's rows), then
+    # summed per currency, per provider and per customer from memory.
     statement = f"""
-        WITH g AS MATERIALIZED ({sql}),
-        mine AS (SELECT customer_id, sum(p) AS p, sum(c) AS c FROM g WHERE currency = %s GROUP BY customer_id)
-        SELECT 'currency', currency, NULL::uuid, sum(p), sum(c) FROM g GROUP BY currency
-        UNION ALL SELECT 'provider', provider, NULL, sum(p), sum(c) FROM g WHERE currency = %s GROUP BY provider
+        WITH b AS MATERIALIZED ({sql}),
+        mine AS MATERIALIZED (
+            SELECT customer_id, sum(price) AS p, sum(cost) AS c FROM b WHERE currency = %s GROUP BY customer_id
+        )
+        SELECT 'currency', currency, NULL::uuid, sum(price), sum(cost) FROM b GROUP BY currency
+        UNION ALL SELECT 'provider', provider, NULL, sum(price), sum(cost) FROM b WHERE currency = %s GROUP BY provider
         UNION ALL (SELECT 'spend', NULL, customer_id, p, c FROM mine ORDER BY p DESC, customer_id LIMIT %s)
         UNION ALL (SELECT 'margin', NULL, customer_id, p, c FROM mine ORDER BY p - c DESC, customer_id LIMIT %s)
     """

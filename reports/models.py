@@ -56,7 +56,14 @@ class SpendMonth(TenantModel):
 
     class Meta:
         ordering = ["-month"]
-        indexes = [models.Index(fields=["reseller", "currency", "month"], name="spendmonth_reseller_month")]
+        # The dashboard reads one month (month to date) or a range in one currency (growth): index-only.
+        indexes = [
+            models.Index(
+                fields=["reseller", "month", "currency", "customer"],
+                include=["provider", "price", "cost"],
+                name="spendmonth_reseller_month",
+            )
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["customer", "month", "provider", "currency"], name="spendmonth_one_row_per_key"
