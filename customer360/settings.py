@@ -274,6 +274,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.sweep_usage_imports",
         "schedule": crontab(minute="*/10"),
     },
+    "refresh-spend-months": {  # the dashboard's monthly spend rollup, after imports, invoice runs, payments
+        "task": "reports.tasks.refresh_stale_spend_months",
+        "schedule": crontab(minute="*/5"),
+    },
     "run-due-billing-exports": {  # scheduled billing exports whose time has come (daily / monthly)
         "task": "billing.exports.tasks.run_due_exports",
         "schedule": crontab(minute="*/15"),

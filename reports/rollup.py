@@ -4,7 +4,9 @@ month, provider and currency, a few rows per customer and month instead of one p
 It is rebuilt for a reseller, in one set-based statement, when the reseller's data version
 (reports.cache.data_version: usage imports, invoice runs, payments) differs from the one it was built
 from; until then `fresh()` is False and the dashboard reads DailySpend directly (correct, slower). The
-dashboard queues the rebuild (reports.tasks.refresh_spend_months); billing never has to call us.
+beat task reports.tasks.refresh_stale_spend_months rebuilds every stale one each 5 minutes, and a
+dashboard that meets a stale one queues its rebuild (reports.tasks.refresh_spend_months); billing never
+has to call us.
 """
 
 import time

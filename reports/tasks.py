@@ -68,3 +68,20 @@ def refresh_spend_months(reseller_id: str) -> float:
         return 0.0  # deleted since the task was queued: nothing to roll up
     with tenant_scope(uuid.UUID(str(reseller_id))):
         return rebuild()
+
+
+@shared_task
+def refresh_stale_spend_months() -> int:
+    """Beat: rebuild every reseller's monthly spend rollup whose data changed since it was built, so the
+    dashboard seldom meets a stale one (it then reads the daily rollup and queues this rebuild itself).
+    Returns how many were rebuilt."""
+    from customer360.tenancy import each_reseller_scope
+
+    from .rollup import fresh, rebuild
+
+    rebuilt = 0
+    for _ in each_reseller_scope():
+        if not fresh():
+            rebuild()
+            rebuilt += 1
+    return rebuilt

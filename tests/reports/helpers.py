@@ -26,7 +26,9 @@ SERVICES = [
 ]
 
 
-def add_raw_usage(accounts: dict, days: list[date], seed: int = 1, currency="USD", rate=Decimal("1")) -> list[dict]:
+def add_raw_usage(
+    accounts: dict, days: list[date], seed: int = 1, currency="USD", rate=Decimal("1")
+) -> list[dict]:
     """Usage rows of the accounts' customer (one per service, resource and day of the providers it has an
     account of; two for EC2 i-0abc), priced in `currency` at `rate` per USD, and their rollups; returns
     the rows as dicts for the test's own sums, cost converted into `currency` as the rollups state it."""

@@ -5,6 +5,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from customer360.tenancy import tenant_scope
 from reports.rollup import fresh, rebuild
@@ -107,3 +108,26 @@ def test_the_dashboard_costs_a_fixed_number_of_queries(owner_client, world):
     # session, user, custom field definitions, data version (3), the live cards (6), customer counts,
     # alerts (2), activity: if this grows, say why in reports/dashboard.py.
     assert len(ctx.captured_queries) <= 18, "\n".join(q["sql"][:150] for q in ctx.captured_queries)
+
+
+def test_the_beat_task_rebuilds_each_stale_monthly_rollup_once(reseller, other_reseller):
+    from billing.models import UsageImport
+    from customer360.celery import app
+    from reports.tasks import refresh_stale_spend_months
+
+    build(reseller)
+    schedule = {e["task"] for e in app.conf.beat_schedule.values()}
+    assert "reports.tasks.refresh_stale_spend_months" in schedule
+    assert refresh_stale_spend_months() == 2  # neither reseller's rollup was built
+    with tenant_scope(reseller):
+        assert fresh()
+    with tenant_scope(other_reseller):
+        assert fresh()
+    assert refresh_stale_spend_months() == 0, "nothing changed: nothing to rebuild"
+    with tenant_scope(reseller):  # a finished import changes the reseller's data version
+        UsageImport.objects.create(original_name="late.csv", file="late.csv", status="done",
+                                   finished_at=timezone.now())  # fmt: skip
+        assert not fresh()
+    assert refresh_stale_spend_months() == 1
+    with tenant_scope(reseller):
+        assert fresh()
