@@ -12,6 +12,8 @@ content can violate the policy too. The test fails listing each page, directive 
 import heapq
 import re
 import sys
+from datetime import date
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 import pytest
@@ -20,8 +22,14 @@ from django.db.models import Count
 from django.urls import Resolver404, resolve
 
 from accounts.models import Reseller, User
+from billing.exports.services import do_create_export
+from billing.models_charges import ChargeItem, ChargeKind, ChargeMethod
+from billing.models_tax import TaxRate
+from billing.services_charges import do_create_charge_group, do_save_charge_item
+from billing.services_tax import do_save_tax_rate
 from customer360.tenancy import tenant_scope
 from customers.models import Customer
+from customers.services_custom_fields import do_create_definition
 from quotes.models import Quote
 from quotes.services_inquiries import do_create_inquiry
 
@@ -41,7 +49,9 @@ OWNER_MUST_REACH = {
     "quotes:list", "quotes:new", "quotes:discount-limits", "quotes:recipients", "quotes:basic",
     "quotes:scenarios", "quotes:summary", "quotes:accept",
     "billing:usage_imports", "billing:usage_unmatched", "billing:usage_import", "billing:invoice_runs",
-    "billing:invoice_run", "billing:exports", "billing:export_new", "billing:tax_rates",
+    "billing:invoice_run", "billing:exports", "billing:export_new", "billing:export", "billing:export_edit",
+    "billing:tax_rates", "billing:tax_rate", "customers:custom-field-edit", "customers:custom-field-delete",
+    "customers:charge-edit", "customers:custom-fields-customer", "customers:options", "customers:general",
     "reports:customer-reports", "reports:customer-spend-by-service", "reports:top-customers", "reports:mrr",
 }  # fmt: skip
 
@@ -70,6 +80,20 @@ def demo(settings):
         rich = max(counted, key=lambda c: (c.n_invoices > 0, sum(getattr(c, f"n_{k}") > 0 for k in kinds)))
         owner = User.objects.get(email=f"owner@{reseller.slug}.example")
         do_create_inquiry(owner, rich, subject="Pricing for 300 seats", details="Annual, paid monthly?")
+        # What the demo does not make: a custom field, a charge, a tax rate and a billing export.
+        do_create_definition(owner, label="Region", key="region", type="choice", choices=["EMEA", "AMER"])
+        group = do_create_charge_group(owner, rich, "Support")
+        do_save_charge_item(owner, ChargeItem(
+            name="Premium support", kind=ChargeKind.CHARGE, method=ChargeMethod.PERCENTAGE, rate=Decimal("10"),
+            valid_from=date(2026, 1, 1), group=group, customer=rich,
+        ))  # fmt: skip
+        do_save_tax_rate(owner, TaxRate(name="California state", rate=Decimal("7.25"), country="us",
+                                        valid_from=date(2026, 1, 1)))  # fmt: skip
+        do_create_export(
+            owner, name="Monthly FOCUS", customer=rich, period_kind="last_month", month=None, providers=[],
+            cloud_account_ids=[], format="csv", basis="resale", destination="download",
+            settings={"prefix": "focus"}, schedule="monthly",
+        )  # fmt: skip
         sent = Quote.objects.filter(status=Quote.Status.SENT).order_by("created_at").first()
     return reseller, {str(rich.pk), str(sent.pk)}, rich
 
