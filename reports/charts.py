@@ -14,7 +14,12 @@ from django.utils.html import escape
 from .data import Chart
 
 WIDTH = 760
-LABEL_W = 210
+# The category labels' column grows with the longest label (estimated at CHAR_W per character of the
+# 12px font) between LABEL_W and LABEL_W_MAX; a longer label ends in an ellipsis and keeps its full text
+# in a <title> (the table under the chart has it too).
+LABEL_W = 120
+LABEL_W_MAX = 300
+CHAR_W = 7
 VALUE_W = 110
 BAR_H = 14
 GAP = 10
@@ -45,18 +50,34 @@ def fmt(value, unit: str) -> str:
     return f"{value:,}"
 
 
+def _label_width(categories) -> int:
+    longest = max((len(str(c)) for c in categories), default=0)
+    return min(max(LABEL_W, longest * CHAR_W + 16), LABEL_W_MAX)
+
+
+def _label(category, x: float, y: float) -> str:
+    """A category label right-aligned at x, cut to fit the label column with its full text as a tooltip."""
+    text = str(category)
+    room = (LABEL_W_MAX - 16) // CHAR_W
+    shown, tooltip = text, ""
+    if len(text) > room:
+        shown, tooltip = text[: room - 1].rstrip() + "\u2026", f"<title>{escape(text)}</title>"
+    return f'<text x="{x}" y="{y}" font-size="12" text-anchor="end">{tooltip}{escape(shown)}</text>'
+
+
 def render(chart: Chart, uid: str = "chart") -> str:
     """The chart as an <svg> element (a safe string: every text is escaped)."""
+    label_w = _label_width(chart.categories)
     values = [v or 0 for _, series in chart.series for v in series]
     lo, hi = min([0, *values]), max([0, *values])
     span = (hi - lo) or 1
-    plot_w = WIDTH - LABEL_W - VALUE_W
+    plot_w = WIDTH - label_w - VALUE_W
     n = max(len(chart.series), 1)
     group_h = n * BAR_H + GAP
     height = TOP + max(len(chart.categories), 1) * group_h + 8
 
     def x(v) -> float:
-        return LABEL_W + float((Decimal(v) - Decimal(lo)) / Decimal(span)) * plot_w
+        return label_w + float((Decimal(v) - Decimal(lo)) / Decimal(span)) * plot_w
 
     zero = x(0)
     parts = [
@@ -67,7 +88,7 @@ def render(chart: Chart, uid: str = "chart") -> str:
         DEFS.format(uid=uid),
     ]
     # Legend: the pattern swatch and the series name.
-    lx = LABEL_W
+    lx = label_w
     for i, (label, _) in enumerate(chart.series):
         parts.append(
             f'<rect x="{lx}" y="8" width="16" height="12" fill="{_fill(uid, i)}" stroke="#333" stroke-width=".5"/>'
@@ -75,13 +96,10 @@ def render(chart: Chart, uid: str = "chart") -> str:
         )
         lx += 30 + 8 * len(label)
     if not chart.categories:
-        parts.append(f'<text x="{LABEL_W}" y="{TOP + 14}" font-size="12">No data in this range.</text>')
+        parts.append(f'<text x="{label_w}" y="{TOP + 14}" font-size="12">No data in this range.</text>')
     for c, category in enumerate(chart.categories):
         y0 = TOP + c * group_h
-        parts.append(
-            f'<text x="{LABEL_W - 8}" y="{y0 + n * BAR_H / 2 + 4}" font-size="12" text-anchor="end">'
-            f"{escape(str(category)[:34])}</text>"
-        )
+        parts.append(_label(category, label_w - 8, y0 + n * BAR_H / 2 + 4))
         for i, (label, series) in enumerate(chart.series):
             v = series[c] if c < len(series) else None
             v0 = v or 0
