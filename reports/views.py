@@ -45,6 +45,9 @@ def table_context(data: ReportData, query: dict, sort: str, limit: int | None = 
 def chart_context(data: ReportData) -> dict:
     if not data.chart:
         return {}
+    if not any(v for _, values in data.chart.series for v in values):
+        # Bars of nothing say nothing: the page says so instead (the table below still lists the rows).
+        return {"chart_empty": f"{data.chart.title}: nothing to chart, every amount is zero in this range."}
     return {
         "chart_svg": mark_safe(charts.render(data.chart, uid=f"chart-{data.slug}")),  # noqa: S308 - escaped in render
         "chart": data.chart,

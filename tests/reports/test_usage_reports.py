@@ -147,3 +147,10 @@ def test_a_customer_in_pounds_sees_cost_and_margin_in_pounds(owner_client, resel
         assert num(row[2]) == q2(s["cost"]), "cost is the USD cost at the rate that priced the rows"
         assert num(row[3]) == q2(s["price"]) - q2(s["cost"])
         assert row[4].startswith("16.")  # a 20% markup is 1/6 of the price, not a loss
+
+
+def test_a_customer_without_usage_sees_an_empty_state_not_a_chart_of_zeros(owner_client, customer):
+    html = owner_client.get(url("spend-by-month", customer), RANGE).content.decode()
+    assert 'data-testid="chart-empty"' in html and "nothing to chart" in html
+    assert "<svg" not in html
+    assert [r[0] for r in page_table(html)[1:-1]] == ["2026-03", "2026-04", "2026-05", "2026-06"]
