@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "quotes",
     "billing",
     "reports",
+    "customer360.rls",
 ]
 
 MIDDLEWARE = [
