@@ -16,8 +16,9 @@ def secure_after_migrate(using, apps=None, **kwargs):
     tenant model added by a later migration is covered with no step of its own."""
     from django.db import connections
 
-    from . import grant_app_role, secure_tables, tenant_tables
+    from . import grant_app_role, mark_leakproof, secure_tables, tenant_tables
 
     connection = connections[using]
     secure_tables(connection, tenant_tables())
     grant_app_role(connection)
+    mark_leakproof(connection)
