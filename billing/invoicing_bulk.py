@@ -26,6 +26,7 @@ from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
 from customer360.money import Money, quantize
+from customer360.rls import copy_from_stdin
 from customer360.tenancy import current_reseller_id
 from customers.models import ActivityLog, CloudAccount, Customer
 from marketplace.models import (
@@ -349,7 +350,6 @@ def write_lines(rows: list, old_lines: dict) -> None:
         return
     reseller_id, new_id = current_reseller_id(), InvoiceLine._meta.pk.get_default
     with connection.cursor() as cursor:
-        sql = f"COPY billing_invoiceline (id, reseller_id, {', '.join(LINE_VALUES)}) FROM STDIN"
-        with cursor.cursor.copy(sql) as copy:
+        with copy_from_stdin(cursor, "billing_invoiceline", ["id", "reseller_id", *LINE_VALUES]) as copy:
             for row in fresh:
                 copy.write_row((new_id(), reseller_id, *row))

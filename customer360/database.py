@@ -13,6 +13,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from customer360.rls import app_role_settings
+
 EMBEDDED_DB_NAME = "customer360"
 
 
@@ -50,6 +52,12 @@ def database_config(base_dir: Path) -> dict:
         raise SystemExit(
             "DATABASE_URL must point at PostgreSQL (postgresql://...); Customer360 runs on nothing else."
         )
+    # The URL names the tables' owner (migrate, flush); the app connects as a role under row-level
+    # security (customer360.rls), through the backend that carries the tenant scope into the session.
+    config["ENGINE"] = "customer360.rls"
+    config["C360_OWNER"] = {"USER": config["USER"], "PASSWORD": config["PASSWORD"]}
+    config["C360_APP"] = app_role_settings() or dict(config["C360_OWNER"])
+    config.update(config["C360_APP"])
     config["CONN_HEALTH_CHECKS"] = True
     config.setdefault("OPTIONS", {})["connect_timeout"] = 5
     return config

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "quotes",
     "billing",
     "reports",
+    "customer360.rls",
 ]
 
 MIDDLEWARE = [

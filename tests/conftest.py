@@ -2,9 +2,40 @@ import pytest
 from django.test import Client
 
 from accounts.models import Role
+from customer360.rls import connect_as
 from customer360.tenancy import tenant_scope
 
 from .factories import DEFAULT_PASSWORD, ResellerFactory, UserFactory
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """The test database is created and migrated by the tables' owner (as `migrate` is)..."""
+    from django.db import connections
+
+    for connection in connections.all():
+        connect_as(connection, "C360_OWNER")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """...and every test then runs as the application's role, under row-level security, so the whole
+    suite exercises the database backstop (customer360.rls). seed_demo's reset TRUNCATEs inside a
+    test's transaction, where the connection cannot switch to the owner: only the test database lets
+    the app role TRUNCATE."""
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            app_role = connection.settings_dict["C360_APP"]["USER"]
+            if app_role != connection.settings_dict["C360_OWNER"]["USER"]:
+                with connection.cursor() as cursor:
+                    cursor.execute(f"GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO {app_role}")
+            connect_as(connection, "C360_APP")
+    yield
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            connect_as(connection, "C360_OWNER")
 
 
 @pytest.fixture

@@ -20,6 +20,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from django.db import connection
 
+from customer360.rls import apply_scope
+
 ROW_GROUP_ROWS = 64 * 1024
 CSV_BLOCK = 1 << 20  # Arrow's CSV block size (bigger blocks: more memory, no faster here)
 WRITE_BLOCK = 1 << 20  # CSV: bytes per write (hash update, gzip, file)
@@ -75,7 +77,7 @@ PLANNER = "SET enable_nestloop = off"
 
 @contextmanager
 def _raw_cursor():
-    connection.ensure_connection()
+    apply_scope(connection)  # the driver's cursor bypasses the backend that sets the tenant scope
     with connection.connection.cursor() as cursor:
         cursor.execute(PLANNER)
         try:

@@ -91,7 +91,10 @@ def test_usage_is_grouped_by_cloud_account_and_service(reseller):
     add_usage(b, date(2026, 10, 31), "Amazon EC2", "5.00")
     add_usage(b, date(2026, 11, 1), "Amazon EC2", "99.00")  # next month: not on this invoice
     _, lines = build(customer)
-    usage = {(ln.cloud_account.account_id, ln.service_name): ln.amount for ln in lines if ln.kind == "usage"}
+    with tenant_scope(customer.reseller_id):
+        usage = {
+            (ln.cloud_account.account_id, ln.service_name): ln.amount for ln in lines if ln.kind == "usage"
+        }
     assert usage == {
         ("111111111111", "Amazon EC2"): D("20.01"),
         ("111111111111", "Amazon S3"): D("1.00"),

@@ -714,8 +714,27 @@ LEAKY = {
 }
 
 
+@pytest.fixture
+def without_database_backstop(monkeypatch):
+    """These tests prove the matrix sees the application's own leaks; PostgreSQL's row-level security
+    (customer360.rls) would hide them, so here every statement runs with the platform setting on."""
+    from customer360.rls import PLATFORM_SETTING, RESELLER_SETTING
+    from customer360.rls.base import DatabaseWrapper
+
+    def platform_everywhere(self):
+        if self._session_scope != "test-platform" and self.connection is not None:
+            with self.connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT set_config(%s, '', false), set_config(%s, 'on', false)",
+                    [RESELLER_SETTING, PLATFORM_SETTING],
+                )
+            self._session_scope = "test-platform"
+
+    monkeypatch.setattr(DatabaseWrapper, "apply_scope", platform_everywhere)
+
+
 @override_settings(ROOT_URLCONF="tests.foundation.leaky_urls")
-def test_the_matrix_catches_leaky_views(world):
+def test_the_matrix_catches_leaky_views(world, without_database_backstop):
     """The matrix fails when a view forgets the scope, the login, the role check, a name or a kwarg."""
     # The leaky patterns, plus the list pages the marker sanity check reads; the project's own patterns
     # are checked by the tests above.
@@ -731,7 +750,7 @@ def test_the_matrix_catches_leaky_views(world):
 
 
 @override_settings(ROOT_URLCONF="tests.foundation.leaky_urls")
-def test_the_matrix_catches_a_leaky_admin(world):
+def test_the_matrix_catches_a_leaky_admin(world, without_database_backstop):
     """A ModelAdmin that forgets the scope shows A's customers to B's reseller admin."""
     routes = [r for r in all_routes() if r.key.startswith("leakyadmin:customers_customer_")]
     problems = check_other_resellers_admin(world, routes)
@@ -740,7 +759,7 @@ def test_the_matrix_catches_a_leaky_admin(world):
     assert any(p.key == "leakyadmin:customers_customer_change" and "answered 200" in p.text for p in problems)
 
 
-def test_the_matrix_fails_when_a_real_view_loses_its_scope(world, monkeypatch):
+def test_the_matrix_fails_when_a_real_view_loses_its_scope(world, monkeypatch, without_database_backstop):
     """The project's own customer pages, with access_customer() reading past the scope."""
 
     def unscoped_access_customer(customer_id):

@@ -68,9 +68,9 @@ def test_a_new_quote_has_option_a_with_a_section_and_is_logged(shop):
         assert scenario.name == "Option A"
         assert list(scenario.sections.values_list("name", flat=True)) == ["Microsoft 365"]
         log = ActivityLog.objects.get(action="quote.created")
+        assert log.customer == shop.customer and quote.number in log.message
     assert quote.step == Quote.Step.BASIC and quote.status == Quote.Status.DRAFT and quote.revision == 1
     assert quote.currency == "USD" and quote.valid_until > timezone.localdate()
-    assert log.customer == shop.customer and quote.number in log.message
 
 
 def test_a_quote_needs_an_authorized_category(shop):
@@ -315,7 +315,7 @@ def test_the_recipient_search_and_switching_to_a_customer(client, shop):
     with shop.scope():
         quote.refresh_from_db()
         line = QuoteLine.objects.get(section__scenario__quote=quote)
-    assert quote.customer == shop.customer and quote.lead is None
+        assert quote.customer == shop.customer and quote.lead is None
     assert line.unit_price == Decimal("12.00")  # re-priced from the customer's pricebook (list was 12.50)
 
 

@@ -37,13 +37,14 @@ from accounts.models import Reseller
 from billing.exports.columns import Selection, select_sql
 from billing.exports.runner import Spec, write_export
 from billing.exports.writer import PLANNER, copy_statement
+from customer360.rls import apply_scope
 from customer360.tenancy import tenant_scope
 kind, month, out = sys.argv[1], date.fromisoformat(sys.argv[2]), sys.argv[3]
 reseller = Reseller.objects.get(slug="bench-exports")
 end = date(month.year + month.month // 12, month.month % 12 + 1, 1).toordinal() - 1
 spec = Spec(reseller.pk, month, date.fromordinal(end), format=kind if kind in ("csv", "parquet") else "csv")
 with tenant_scope(reseller):
-    connection.ensure_connection()
+    apply_scope(connection)  # the raw cursors below bypass the backend that sets it
     started = time.monotonic()
     if kind == "copy-psql":  # libpq's own client: no Python at all between the server and /dev/null
         import psycopg, shutil, subprocess
@@ -52,7 +53,8 @@ with tenant_scope(reseller):
         db = connection.settings_dict
         env = {**os.environ, "PGPASSWORD": db["PASSWORD"] or ""}
         args = [shutil.which("psql"), "-h", db["HOST"] or "", "-p", str(db["PORT"] or 5432), "-U", db["USER"] or "",
-                "-d", db["NAME"], "-v", "ON_ERROR_STOP=1", "-c", "SET enable_nestloop = off", "-c", text]
+                "-d", db["NAME"], "-v", "ON_ERROR_STOP=1", "-c", "SET enable_nestloop = off",
+                "-c", f"SET c360.reseller_id = '{reseller.pk}'", "-c", text]
         started = time.monotonic()
         with open(os.devnull, "wb") as sink:
             subprocess.run(args, stdout=sink, check=True, env=env)

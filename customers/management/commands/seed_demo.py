@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from accounts.models import Reseller, User
 from billing.demo_billing import seed_invoices
 from billing.demo_usage import seed_usage
+from customer360.rls import as_owner, copy_from_stdin
 from customer360.tenancy import TenantModel, tenant_scope
 from customers import demo
 from customers.models import ActivityLog, Alert, CloudAccount, CloudProvider, Contact, Customer
@@ -66,6 +67,11 @@ class Command(BaseCommand):
         when.add_argument(
             "--if-empty", action="store_true", help="when data exists, print the logins and exit quietly"
         )
+
+    def execute(self, *args, **options):
+        # A reseed wipes every reseller's rows (TRUNCATE, which the app's role may not do): the owner does it.
+        with as_owner():
+            return super().execute(*args, **options)
 
     def handle(self, *args, **opts):
         password = opts["password"] or settings.C360_DEMO_PASSWORD_DEFAULT
@@ -167,7 +173,7 @@ def reset():
 
 def _copy(cursor, model, columns, rows):
     table = connection.ops.quote_name(model._meta.db_table)
-    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+    with copy_from_stdin(cursor, table, columns) as copy:
         for row in rows:
             copy.write_row(row)
 
@@ -209,16 +215,16 @@ def seed(*, resellers, customers, seed, password, big_reseller_customers=None, l
         if not User.objects.filter(email=demo.SUPERUSER_EMAIL).exists():
             admin = User.objects.create_superuser(demo.SUPERUSER_EMAIL, None, full_name="Platform Admin")
             User.objects.filter(pk=admin.pk).update(password=encoded)
-        with connection.cursor() as django_cursor:
-            cursor = django_cursor.cursor  # the psycopg cursor, for COPY
+        with connection.cursor() as cursor:
             for i, (reseller, users, rng) in enumerate(made):
                 n = big_reseller_customers if i == 0 and big_reseller_customers is not None else customers
                 data = demo.ResellerData(reseller.pk, reseller.default_currency, rng, used_ids)
                 done = 0
                 for chunk_customers, chunk_contacts, chunk_accounts in data.customers(n):
-                    _copy(cursor, Customer, demo.CUSTOMER_COLUMNS, chunk_customers)
-                    _copy(cursor, Contact, demo.CONTACT_COLUMNS, chunk_contacts)
-                    _copy(cursor, CloudAccount, demo.ACCOUNT_COLUMNS, chunk_accounts)
+                    with tenant_scope(reseller):  # the rows pass row-level security as their reseller's
+                        _copy(cursor, Customer, demo.CUSTOMER_COLUMNS, chunk_customers)
+                        _copy(cursor, Contact, demo.CONTACT_COLUMNS, chunk_contacts)
+                        _copy(cursor, CloudAccount, demo.ACCOUNT_COLUMNS, chunk_accounts)
                     done += len(chunk_customers)
                     totals["customers"] += len(chunk_customers)
                     totals["contacts"] += len(chunk_contacts)

@@ -67,7 +67,7 @@ def test_s3_missing_bucket_fails_in_plain_words_with_an_alert(usage, s3_server, 
     assert "The Amazon S3 bucket “no-such-bucket” does not exist." in run.error
     with tenant_scope(usage.reseller):
         alert = Alert.objects.get(kind=Alert.Kind.EXPORT_FAILED)
-    assert alert.customer == usage.customers[0] and "does not exist" in alert.message
+        assert alert.customer == usage.customers[0] and "does not exist" in alert.message
     secret = S3_SECRETS["secret_access_key"]
     assert secret not in run.error and secret not in caplog.text
     assert secret not in export.credentials  # stored encrypted

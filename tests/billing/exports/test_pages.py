@@ -44,7 +44,7 @@ def test_define_run_watch_and_download(usage, make_client, eager, django_capture
     assert r.status_code == 302, r.content.decode()[:3000]
     with tenant_scope(usage.reseller):
         export = BillingExport.objects.get()
-    assert export.customer == usage.customers[0] and export.next_run_at is not None
+        assert export.customer == usage.customers[0] and export.next_run_at is not None
     assert r["Location"] == reverse("billing:export", args=[export.pk])
     page = client.get(r["Location"]).content.decode()
     assert "Initech monthly" in page and "Monthly (on the 2nd)" in page and "Not run yet" in page
@@ -104,7 +104,8 @@ def test_credentials_are_stored_encrypted_and_never_shown_again(usage, make_clie
     before = export.credentials
     data.update(access_key_id="", secret_access_key="", name="Renamed")
     assert client.post(reverse("billing:export_edit", args=[export.pk]), data).status_code == 302
-    export.refresh_from_db()
+    with tenant_scope(usage.reseller):
+        export.refresh_from_db()
     assert export.name == "Renamed" and export.credentials == before
 
 
