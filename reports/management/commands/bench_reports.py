@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from accounts.models import Reseller, Role, User
 from billing.models import DailySpend, Invoice, UsageDaily, UsageImport, UsageRow
+from customer360.rls import as_owner
 from customer360.tenancy import tenant_scope
 from customers.models import CloudAccount, Customer, CustomFieldDefinition, CustomFieldValue
 from marketplace.models import Order, Plan, Product, Provider, Subscription
@@ -241,7 +242,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Monthly spend rollup (reports.SpendMonth) rebuilt in {seconds:.1f} s")
         # What autovacuum does within a minute of the rebuild's inserts (its insert threshold): the
         # visibility map that lets the dashboard read the covering index without the table.
-        with connection.cursor() as cursor:
+        with as_owner(), connection.cursor() as cursor:  # only the table's owner may vacuum it
             cursor.execute(f"VACUUM ANALYZE {SpendMonth._meta.db_table}")
         for label, params, cold in [
             ("Dashboard, no filter (cache cold: every request recomputes)", {}, True),
