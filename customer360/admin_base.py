@@ -51,6 +51,12 @@ class SafeAutocompleteAdmin:
 class TenantInlineFormSet(BaseInlineFormSet):
     """New inline rows belong to their parent's reseller: platform staff edit with no reseller in scope."""
 
+    def clean(self):
+        super().clean()
+        # A management form that miscounts the rows shown would save a shown row again as a new one.
+        if self.initial_form_count() != len(self.get_queryset()):
+            raise ValidationError("These rows changed since the page was loaded: reload it and try again.")
+
     def save_new(self, form, commit=True):
         form.instance.reseller_id = self.instance.reseller_id
         return super().save_new(form, commit=commit)
