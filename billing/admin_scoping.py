@@ -18,6 +18,7 @@ from django.urls import reverse
 
 from accounts.models import Role
 from accounts.permissions import is_platform_staff
+from customer360.admin_base import SafeAutocompleteAdmin, ValidKeysOnly
 from customer360.tenancy import TenantModel
 from customers.models import CloudAccount, Customer
 from marketplace.models import AddOn, Plan, Product, Provider
@@ -64,7 +65,7 @@ def add_service_errors(form, exc: ValidationError) -> None:
         form.add_error(field if field in form.fields else None, messages)
 
 
-class ScopedAutocompleteSelect(AutocompleteSelect):
+class ScopedAutocompleteSelect(ValidKeysOnly, AutocompleteSelect):
     """Select2 autocomplete that asks ScopedLookupView (scoped to the reseller) instead of the admin
     of the related model."""
 
@@ -114,7 +115,7 @@ class ScopedLookupView(AutocompleteJsonView):
         return term, LOOKUPS[remote](remote, self.admin_site), source_field, remote._meta.pk.attname
 
 
-class ScopedAdmin(admin.ModelAdmin):
+class ScopedAdmin(SafeAutocompleteAdmin, admin.ModelAdmin):
     """Admin of a billing tenant model: platform staff see all, a reseller's admins only their own.
     `reseller_can_write`: whether reseller admins may add, change and delete (objects may refuse more)."""
 

@@ -30,6 +30,12 @@ class PricebookChoiceForm(StyledFormMixin, forms.Form):
             customer=customer, provider=provider.code
         )
 
+    def clean(self):
+        # The account is a hidden field, whose errors the page does not show: show them as the form's.
+        if "account" in self._errors:
+            self.add_error(None, self._errors.pop("account"))
+        return super().clean()
+
 
 class PricePreviewForm(StyledFormMixin, forms.Form):
     """What does this customer pay for a plan or add-on on a day, and why."""

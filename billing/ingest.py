@@ -61,14 +61,17 @@ def _open_binary(path):
 
 def read_header(path) -> list:
     if _is_parquet(path):
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        parquet = pq.ParquetFile(path)
         try:
+            parquet = pq.ParquetFile(path)
             check_parquet_size(parquet, path)
+            return list(parquet.schema_arrow.names)
         except ExpansionRefused as exc:
             raise focus.FocusFormatError(str(exc)) from exc
-        return list(parquet.schema_arrow.names)
+        except (pa.ArrowException, OSError) as exc:  # a truncated or corrupt file
+            raise focus.FocusFormatError(f"The Parquet file cannot be read: {exc}") from exc
     with _open_binary(path) as f:
         try:
             raw = f.readline(MAX_HEADER_BYTES)
@@ -83,7 +86,10 @@ def read_header(path) -> list:
             raise focus.FocusFormatError(str(exc)) from exc
         except (OSError, EOFError) as exc:
             raise focus.FocusFormatError(f"The file cannot be read: {exc}") from exc
-    header = next(csv.reader([line]), [])
+    try:
+        header = next(csv.reader([line]), [])
+    except csv.Error as exc:  # e.g. a carriage return alone inside the header line
+        raise focus.FocusFormatError(f"Line 1 is not a CSV header: {exc}.") from exc
     if not header:
         raise focus.FocusFormatError("The file is empty: line 1 should be the FOCUS header.")
     return header
@@ -102,16 +108,19 @@ def _parquet_chunks(path):
     import pyarrow.parquet as pq
 
     options = pacsv.WriteOptions(include_header=False)
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=50_000):
-        # Every column as text, as the CSV form has it (timestamps in ISO form).
-        arrays = []
-        for column in batch.columns:
-            if pa.types.is_timestamp(column.type):
-                column = pa.compute.strftime(column, format="%Y-%m-%dT%H:%M:%SZ")
-            arrays.append(column.cast(pa.string()))
-        buf = io.BytesIO()
-        pacsv.write_csv(pa.RecordBatch.from_arrays(arrays, names=batch.schema.names), buf, options)
-        yield buf.getvalue()
+    try:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=50_000):
+            # Every column as text, as the CSV form has it (timestamps in ISO form).
+            arrays = []
+            for column in batch.columns:
+                if pa.types.is_timestamp(column.type):
+                    column = pa.compute.strftime(column, format="%Y-%m-%dT%H:%M:%SZ")
+                arrays.append(column.cast(pa.string()))
+            buf = io.BytesIO()
+            pacsv.write_csv(pa.RecordBatch.from_arrays(arrays, names=batch.schema.names), buf, options)
+            yield buf.getvalue()
+    except pa.ArrowException as exc:  # a Parquet file corrupt past its footer, or a column with no text form
+        raise ImportFailed(f"The Parquet file cannot be read: {exc}") from exc
 
 
 def file_chunks(path):

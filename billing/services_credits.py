@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from customer360.money import Money, quantize
+from customer360.validators import check_no_nul
 from customers.activity import record_activity
 
 from .models_credits import Credit, CreditApplication, CreditStatus
@@ -126,6 +127,10 @@ def do_issue_credit(
 def do_void_credit(actor, credit: Credit, reason: str = "") -> Credit:
     """Void what is left of a credit: it is used no more; what was applied stays applied."""
     Credit.objects.select_for_update().filter(pk=credit.pk).get()  # one voider (or invoice run) at a time
+    reason = (reason or "").strip()
+    check_no_nul(reason=reason)
+    if len(reason) > 200:
+        raise ValidationError(f"Keep the reason under 200 characters (it has {len(reason):,}).")
     credit = with_amounts(Credit.objects.filter(pk=credit.pk)).get()
     if credit.voided_at is not None:
         raise ValidationError("This credit is already void.")
@@ -133,7 +138,7 @@ def do_void_credit(actor, credit: Credit, reason: str = "") -> Credit:
         raise ValidationError("This credit is used up; there is nothing left to void.")
     credit.voided_at = timezone.now()
     credit.voided_by_label = str(actor) if actor is not None else "system"
-    credit.void_reason = (reason or "").strip()[:200]
+    credit.void_reason = reason
     credit.save(update_fields=["voided_at", "voided_by_label", "void_reason"])
     record_activity(
         actor, "credit.voided",

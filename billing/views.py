@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.views.generic import TemplateView
 
 from accounts.models import Role
+from customer360.validators import has_nul
 from customers.models import CloudAccount
 from customers.views import CustomerMixin
 from marketplace.services import authorized_providers
@@ -116,7 +117,7 @@ class CustomerCloudBillingView(CustomerMixin, TemplateView):
     def post(self, request, *args, **kwargs):
         prefix = next((k.rsplit("-pricebook", 1)[0] for k in request.POST if k.endswith("-pricebook")), None)
         code = request.POST.get("provider", "")
-        provider = authorized_providers().filter(code=code).first()
+        provider = None if has_nul(code) else authorized_providers().filter(code=code).first()
         if prefix is None or provider is None:
             raise Http404("No such provider")
         form = PricebookChoiceForm(request.POST, provider=provider, customer=self.customer, prefix=prefix)

@@ -1,12 +1,13 @@
 from django.contrib import admin
 
-from customer360.admin_base import TenantAdmin
+from customer360.admin_base import TenantAdmin, TenantInlineFormSet
 
 from .models import ActivityLog, Alert, CloudAccount, Contact, Customer, CustomFieldDefinition, TestDrive
 
 
 class ContactInline(admin.TabularInline):
     model = Contact
+    formset = TenantInlineFormSet
     extra = 0
 
 

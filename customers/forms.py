@@ -44,7 +44,7 @@ class CustomerForm(StyledFormMixin, forms.ModelForm):
 
 class CustomerCreateForm(CustomerForm):
     admin_name = forms.CharField(label="Admin contact name", max_length=150)
-    admin_email = forms.EmailField(label="Admin contact email")
+    admin_email = forms.EmailField(label="Admin contact email", max_length=254)
     admin_phone = forms.CharField(label="Admin contact phone", max_length=40, required=False)
 
     class Meta(CustomerForm.Meta):

@@ -62,6 +62,8 @@ def check_test_drive(
             errors["started_on"] = [
                 f"A test drive cannot start in the past; choose today ({today.isoformat()}) or later."
             ]
+        elif started_on is not None and started_on.year > today.year + 1:  # (9999-12-31 + days overflows)
+            errors["started_on"] = [f"Choose a start date before {today.year + 2}."]
         window_changed = starting or length_days != drive.length_days
         if started_on is not None and "length_days" not in errors and "started_on" not in errors:
             ends = started_on + datetime.timedelta(days=length_days)

@@ -11,12 +11,13 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import Reseller
 from billing.admin_scoping import ScopedAdmin, catalog_queryset, is_platform_staff, may_use_admin
+from customer360.admin_base import SafeAutocompleteAdmin
 
 from . import services
 from .models import AddOn, Plan, Product, Provider, ResellerAuthorization
 
 
-class CatalogAdmin(admin.ModelAdmin):
+class CatalogAdmin(SafeAutocompleteAdmin, admin.ModelAdmin):
     """Readable by everyone allowed into the admin (authorized providers only for resellers);
     writable by platform staff only."""
 

@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 
 from .models import AddOn, BillingFrequency, BillingTerm, Plan, Product, ProductType, Provider
 
@@ -50,7 +50,12 @@ class ImportResult:
 
 def read_records(path: Path) -> list[tuple[int, dict]]:
     """[(line number, record)] from a .csv, .json (an array of objects) or .jsonl file."""
-    text = Path(path).read_text(encoding="utf-8-sig")
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RowError(
+            "file", f"not UTF-8 text (byte {exc.start + 1} cannot be read); save it as UTF-8"
+        ) from exc
     suffix = Path(path).suffix.lower()
     if suffix == ".csv":
         return read_csv(text)
@@ -60,7 +65,14 @@ def read_records(path: Path) -> list[tuple[int, dict]]:
 
 
 def read_csv(text: str) -> list[tuple[int, dict]]:
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        return _csv_rows(reader)
+    except csv.Error as exc:
+        raise RowError("csv", str(exc), line=reader.line_num) from exc
+
+
+def _csv_rows(reader) -> list[tuple[int, dict]]:
     unknown = [c for c in reader.fieldnames or [] if c and c.strip() not in COLUMNS]
     if not reader.fieldnames or "record" not in reader.fieldnames:
         raise RowError("header", "the first line names the columns and must include 'record'")
@@ -98,10 +110,32 @@ def read_json(text: str) -> list[tuple[int, dict]]:
             pos = skip(end)
     except json.JSONDecodeError as exc:
         raise RowError("json", exc.msg, line=exc.lineno) from exc
+    except RecursionError as exc:
+        raise RowError("json", "nested too deeply", line=line_of(pos)) from exc
+    except (InvalidOperation, ValueError) as exc:  # a number too big to be one (1e999999999, 5,000 digits)
+        raise RowError("json", "a number is out of range", line=line_of(pos)) from exc
     return records
 
 
 # --- Converting fields ---------------------------------------------------------------------------------
+
+
+def _text(row, name, default=""):
+    """A text value of the record (JSON may hold any type there)."""
+    value = row.get(name)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise RowError(name, f"must be text, not {type(value).__name__}")
+    return str(value).strip()
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return isinstance(value, list) and any(_has_nul(v) for v in value)
 
 
 def _decimal(value, name):
@@ -165,7 +199,7 @@ def _list(value):
 
 
 def _provider(code):
-    provider = Provider.objects.filter(code=(code or "").strip()).first()
+    provider = Provider.objects.filter(code=code).first()
     if provider is None:
         raise RowError(
             "provider", f"no provider with code '{code}' (add it first, in the admin or a provider record)"
@@ -174,7 +208,7 @@ def _provider(code):
 
 
 def _product(provider, name):
-    product = Product.objects.filter(provider=provider, name=(name or "").strip()).first()
+    product = Product.objects.filter(provider=provider, name=name).first()
     if product is None:
         raise RowError("product", f"{provider} has no product named '{name}' (add a product record first)")
     return product
@@ -187,11 +221,11 @@ def _save(obj, result, kind, created):
 
 
 def apply_provider(row, result):
-    code = (row.get("provider") or "").strip()
+    code = _text(row, "provider")
     provider = Provider.objects.filter(code=code).first()
     created = provider is None
     provider = provider or Provider(code=code)
-    provider.name = (row.get("name") or "").strip()
+    provider.name = _text(row, "name")
     provider.kind = _choice(row.get("kind"), "kind", Provider.Kind, default=Provider.Kind.CLOUD)
     schema = row.get("plan_filter_schema") or []
     if isinstance(schema, str):
@@ -205,22 +239,22 @@ def apply_provider(row, result):
 
 
 def apply_product(row, result):
-    provider = _provider(row.get("provider"))
-    name = (row.get("name") or row.get("product") or "").strip()
+    provider = _provider(_text(row, "provider"))
+    name = _text(row, "name") or _text(row, "product")
     product = Product.objects.filter(provider=provider, name=name).first()
     created = product is None
     product = product or Product(provider=provider, name=name)
-    product.category = (row.get("category") or "").strip()
+    product.category = _text(row, "category")
     product.type = _choice(row.get("type"), "type", ProductType)
-    product.description = (row.get("description") or "").strip()
+    product.description = _text(row, "description")
     product.is_active = _bool(row.get("is_active"), "is_active", default=True)
     _save(product, result, "product", created)
 
 
 def _priced(model, row, kind):
-    provider = _provider(row.get("provider"))
-    product = _product(provider, row.get("product"))
-    sku = (row.get("sku") or "").strip()
+    provider = _provider(_text(row, "provider"))
+    product = _product(provider, _text(row, "product"))
+    sku = _text(row, "sku")
     if not sku:
         raise RowError("sku", "required")
     other = AddOn if model is Plan else Plan
@@ -232,7 +266,7 @@ def _priced(model, row, kind):
     created = item is None
     item = item or model(sku=sku)
     item.product = product
-    item.name = (row.get("name") or "").strip()
+    item.name = _text(row, "name")
     item.unit_cost = _decimal(row.get("unit_cost"), "unit_cost")
     item.list_price = _decimal(row.get("list_price"), "list_price")
     item.min_quantity = _int(row.get("min_quantity"), "min_quantity", default=1)
@@ -290,13 +324,17 @@ def import_records(records, *, dry_run=False) -> ImportResult:
             try:
                 if kind not in APPLY:
                     raise RowError("record", f"'{kind}' is not one of {', '.join(RECORDS)}")
+                # PostgreSQL text and JSON cannot hold NUL: refused here, not as a database error.
+                for name, value in row.items():
+                    if _has_nul(name) or _has_nul(value):
+                        raise RowError(name.replace("\x00", "\\0"), "contains a NUL character")
                 with transaction.atomic():
                     APPLY[kind](row, result)
             except RowError as exc:
                 result.errors.append(f"line {line}: {exc.field}: {exc.message}")
             except ValidationError as exc:
                 result.errors.extend(f"line {line}: {name}: {message}" for name, message in _messages(exc))
-            except IntegrityError as exc:
+            except (IntegrityError, DataError) as exc:  # a constraint, or a value PostgreSQL refuses
                 result.errors.append(f"line {line}: record: {str(exc).splitlines()[0]}")
         if result.errors or dry_run:
             transaction.set_rollback(True)

@@ -143,10 +143,13 @@ class PricedItem(models.Model):
             raise ValidationError(
                 {"quantity": f"{self.sku} is sold in quantities of at least {self.min_quantity}."}
             )
-        if self.max_quantity is not None and quantity > self.max_quantity:
-            raise ValidationError(
-                {"quantity": f"{self.sku} is sold in quantities of at most {self.max_quantity}."}
-            )
+        most = min(self.max_quantity or QUANTITY_LIMIT, QUANTITY_LIMIT)
+        if quantity > most:
+            raise ValidationError({"quantity": f"{self.sku} is sold in quantities of at most {most}."})
+
+
+# The largest quantity a quantity column holds (PositiveIntegerField): the limit of an unlimited item.
+QUANTITY_LIMIT = 2_147_483_647
 
 
 class BillingTerm(models.TextChoices):

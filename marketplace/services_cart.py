@@ -167,7 +167,7 @@ def access_cart_line(user, customer, line_id) -> CartLine:
 def do_update_cart_line(user, customer, line: CartLine, quantity) -> CartLine:
     if quantity is None or quantity < 1:
         raise ValidationError({"quantity": "Enter a quantity of at least 1 (or remove the line)."})
-    line = CartLine.objects.select_for_update().select_related("plan", "addon").get(pk=line.pk)
+    line = CartLine.objects.select_for_update(of=("self",)).select_related("plan", "addon").get(pk=line.pk)
     line.item.check_quantity(quantity)
     before = line.quantity
     if before != quantity:

@@ -11,7 +11,7 @@ the lines are priced.
 import calendar
 import uuid
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -116,13 +116,22 @@ def in_currency(money: Money, currency: str, on_date: date) -> Money:
     return Money(quantize(usd * exchange_rate(currency, on_date), currency), currency)
 
 
+def _amount(text):
+    """A confirmed price as posted back by the checkout page (anything else: not a price, so changed)."""
+    try:
+        amount = Decimal(text)
+    except (InvalidOperation, TypeError, ValueError):
+        return None
+    return None if amount.is_nan() else amount
+
+
 def _changed_prices(priced: PricedCart, confirmed: dict) -> list:
     """[(line, confirmed unit price, current unit price)] for each line whose price moved."""
     changed = []
     for p in priced.lines:
         seen = confirmed.get(str(p.line.pk))
         now = p.quote.unit_price.amount if p.quote else None
-        if seen is None or now is None or Decimal(seen) != now:
+        if seen is None or now is None or _amount(seen) != now:
             changed.append((p.line, seen, now))
     if set(confirmed) - {str(p.line.pk) for p in priced.lines}:
         changed.append((None, None, None))  # a line was removed in another tab

@@ -137,6 +137,8 @@ def do_change_license_count(actor, sub: Subscription, new_quantity: int, *, seen
 def do_assign_license(actor, sub: Subscription, email: str) -> LicenseAssignment:
     email = (email or "").strip()
     try:
+        if len(email) > 254:  # the column's length; validate_email allows longer
+            raise ValidationError("too long")
         validate_email(email)
     except ValidationError as exc:
         raise ValidationError({"email": f"'{email}' is not a valid email address."}) from exc

@@ -6,6 +6,7 @@ from decimal import Decimal
 from django import forms
 
 from customers.models import CURRENCIES, Customer
+from marketplace.models import QUANTITY_LIMIT
 
 from .models import Lead
 from .services_lines import LIMIT_ROLES
@@ -79,7 +80,7 @@ class NameForm(forms.Form):
 class LineAddForm(forms.Form):
     provider = forms.TypedChoiceField(coerce=int, label="Provider")
     item = forms.CharField(label="Plan or add-on")
-    quantity = forms.IntegerField(min_value=1, initial=1)
+    quantity = forms.IntegerField(min_value=1, max_value=QUANTITY_LIMIT, initial=1)
     discount_percent = forms.DecimalField(
         min_value=Decimal(0), max_value=Decimal(100), decimal_places=2, initial=Decimal(0), label="Discount %"
     )
@@ -95,9 +96,15 @@ class LineAddForm(forms.Form):
             raise forms.ValidationError("Choose a plan or add-on.")
         return kind, int(pk)
 
+    def clean(self):
+        # The provider select has no error slot of its own on the page: its error is shown on the item.
+        if "provider" in self._errors:
+            self.add_error("item", self._errors.pop("provider"))
+        return super().clean()
+
 
 class LineUpdateForm(forms.Form):
-    quantity = forms.IntegerField(min_value=1)
+    quantity = forms.IntegerField(min_value=1, max_value=QUANTITY_LIMIT)
     discount_percent = forms.DecimalField(
         min_value=Decimal(0), max_value=Decimal(100), decimal_places=2, label="Discount %"
     )

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts.models import Reseller
 from customer360.tenancy import tenant_scope
+from customer360.validators import check_no_nul
 from customers.activity import record_activity
 from customers.models import Alert
 from customers.services import do_raise_alert
@@ -157,6 +158,7 @@ def _uuid_or_none(value):
 def check_answer(*, name: str, action: str, scenario_id=None, reason: str = "") -> dict:
     """The customer's form: their name (required), and for an acceptance the scenario they chose."""
     errors = {}
+    check_no_nul(name=name, reason=reason)
     name = (name or "").strip()
     if not name:
         errors["name"] = "Type your name to sign the answer."

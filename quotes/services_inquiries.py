@@ -12,6 +12,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import Role
+from customer360.validators import check_no_nul, has_nul
 from customers.activity import record_activity
 from customers.models import ActivityLog, Customer
 
@@ -62,14 +63,19 @@ def inquiry_history(inquiry: Inquiry):
 def check_inquiry(*, subject, details="", contact_name="", contact_email="") -> dict:
     from django.core.validators import validate_email
 
+    check_no_nul(subject=subject, contact_name=contact_name, contact_email=contact_email)
     errors = {}
+    if has_nul(details):  # the form shows the details' errors with the form's own ("form")
+        errors["form"] = "Remove the NUL character (\\0) from the details."
     subject = (subject or "").strip()
     if not subject:
         errors["subject"] = "Say what the customer asked for."
     elif len(subject) > 200:
         errors["subject"] = f"The subject is {len(subject)} characters long; at most 200 are allowed."
     contact_email = (contact_email or "").strip()
-    if contact_email:
+    if len(contact_email) > 254:
+        errors["contact_email"] = "The email address is too long (at most 254 characters)."
+    elif contact_email:
         try:
             validate_email(contact_email)
         except ValidationError:
@@ -94,6 +100,7 @@ def do_create_inquiry(user, customer: Customer, **fields) -> Inquiry:
 
 
 def _note(note) -> str:
+    check_no_nul(note=note)
     note = (note or "").strip()
     if len(note) > MAX_NOTE:
         raise ValidationError({"note": f"Keep the note under {MAX_NOTE:,} characters."})

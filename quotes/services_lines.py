@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.models import Role
 from billing.pricing import BatchPricer, PricingError
 from customer360.money import Money, quantize
+from customer360.validators import check_no_nul
 from customers.activity import changed_fields, record_activity
 from customers.models import Customer
 from marketplace.models import AddOn, Plan
@@ -273,6 +274,7 @@ def do_remove_line(user, quote: Quote, line: QuoteLine) -> None:
 
 
 def _check_name(name, what: str) -> str:
+    check_no_nul(name=name)
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": f"Give the {what} a name."})

@@ -8,6 +8,7 @@ from django.shortcuts import redirect
 from django.utils.functional import cached_property
 from django.views.generic import TemplateView
 
+from customer360.validators import check_no_nul
 from customers.views.profile import CustomerMixin
 from marketplace.services import authorized_providers
 
@@ -82,6 +83,7 @@ class InquiryDetailView(CustomerMixin, TemplateView):
         data = {"note": request.POST.get("note", ""), "category": request.POST.get("category", "")}
         try:
             if action == "quote":
+                check_no_nul(category=data["category"])
                 provider = authorized_providers().filter(code=data["category"]).first()
                 if provider is None:
                     raise ValidationError(

@@ -109,7 +109,8 @@ class AlertReadView(CustomerMixin, TemplateView):
                 {"customer": self.customer, "alerts": self.customer.alerts.all()[:10]}
             )
         next_url = request.POST.get("next", "")
-        if not url_has_allowed_host_and_scheme(
+        # A path of this site only: redirect() would take anything else for a view name.
+        if not next_url.startswith("/") or not url_has_allowed_host_and_scheme(
             next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
         ):
             next_url = reverse("customers:detail", args=[self.customer.pk])  # never redirect off-site
