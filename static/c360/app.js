@@ -14,6 +14,12 @@
   document.querySelectorAll("#customer-filters input[name=provider]").forEach(function (el) {
     el.classList.add("filter-input");
   });
+  // Rows per page: the select lives in the table htmx swaps, so its change is picked up here (a listener
+  // on the document outlives the swap; an hx-trigger "from:" binds the first select only) and submits the
+  // filters form it belongs to.
+  document.addEventListener("change", function (ev) {
+    if (ev.target.id === "per-page" && ev.target.form) { htmx.trigger(ev.target.form, "submit"); }
+  });
   // A row's arrow shows its summary, fetched on the first opening (one listener for every row).
   document.addEventListener("click", function (ev) {
     var button = ev.target.closest("button[data-summary-url]");

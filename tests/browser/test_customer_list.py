@@ -90,3 +90,23 @@ def test_search_filter_sort_expand_and_open_a_customer(page, owner, artifacts_di
     expect(page.get_by_role("heading", level=1)).to_contain_text("Red Rock Mining")
     expect(page.get_by_test_id("customer-overview")).to_contain_text("Red Admin")
     page.screenshot(path=artifacts_dir / "customer-profile.png", full_page=True)
+
+
+def test_rows_per_page_still_works_after_the_table_was_swapped(page, owner):
+    with tenant_scope(owner.reseller_id):
+        for i in range(12):
+            CustomerFactory(reseller=owner.reseller, name=f"Zeta {i:02d}")
+    page.goto("/accounts/login/")
+    page.get_by_label("Email").fill(owner.email)
+    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto("/customers/")
+    expect(rows(page)).to_have_count(16)
+    page.locator("#id_status").select_option("active")  # htmx replaces the table and its Rows select
+    expect(page).to_have_url(re.compile(r"status=active"))
+    page.locator("#per-page").select_option("10")
+    expect(rows(page)).to_have_count(10)
+    expect(page).to_have_url(re.compile(r"per_page=10"))
+    page.locator("#per-page").select_option("25")  # and again, on the table that change brought
+    expect(rows(page)).to_have_count(16)
+    expect(page).to_have_url(re.compile(r"per_page=25"))
