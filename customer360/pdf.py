@@ -260,10 +260,22 @@ def render_in_this_process(
     return PdfResult(pdf, fetcher.served, fetcher.refused, elapsed, cpu)
 
 
+def _resident_mb() -> float:
+    """This process's resident memory now. Not ru_maxrss: on Linux that keeps the high-water mark of the
+    process that started the helper (a big web worker or test process), so a new helper would look
+    bloated from its first render and retire after every one."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _serve(conn, roots: AllowedRoots) -> None:
     """The helper process's loop: one (html, base_url, stylesheets) in, one ("ok", result dict) or ("error", text) out.
     Plain builtins cross the pipe: the helper runs this file as a script, not as customer360.pdf."""
-    import resource
 
     # WeasyPrint logs each refused URL as an error; the parent reports them once, with the render.
     weasy_logger = logging.getLogger("weasyprint")
@@ -280,7 +292,7 @@ def _serve(conn, roots: AllowedRoots) -> None:
         try:
             result = render_in_this_process(html, roots, base_url, tuple(stylesheets))
             conn.send(("ok", {**result.__dict__}))
-            if resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > RETIRE_RSS_MB * 1024:
+            if _resident_mb() > RETIRE_RSS_MB:
                 return  # a very long document grew this process: the next render gets a fresh one
         except MemoryError:
             conn.send(("error", "the document needs more memory than a PDF render may use"))
@@ -315,6 +327,10 @@ def _setting(name, default):
     return getattr(settings, name, default)
 
 
+class _HelperGone(Exception):
+    """The helper had exited before it was sent the document."""
+
+
 class _Helper:
     """One helper process and the parent's end of its socket.
 
@@ -345,7 +361,11 @@ class _Helper:
         self.renders = 0
 
     def render(self, html: str, base_url: str, stylesheets: tuple, timeout: float) -> PdfResult:
-        self.conn.send((html, base_url, stylesheets))
+        try:
+            self.conn.send((html, base_url, stylesheets))
+        except OSError as exc:  # it retired itself after its last render, after the pool kept it
+            self.kill()
+            raise _HelperGone from exc
         if not self.conn.poll(timeout):
             self.kill()
             raise PdfTimeout(f"the PDF took longer than {timeout:g} s to render and was stopped")
@@ -463,7 +483,16 @@ def render_pdf_result(
     try:
         helper = pool.take(roots)
         try:
-            result = helper.render(html, base_url, tuple(stylesheets), max(0.1, deadline - time.monotonic()))
+            try:
+                result = helper.render(
+                    html, base_url, tuple(stylesheets), max(0.1, deadline - time.monotonic())
+                )
+            except _HelperGone:  # nothing was rendered: once more, with a new helper
+                pool.give_back(helper)
+                helper = _Helper(roots)
+                result = helper.render(
+                    html, base_url, tuple(stylesheets), max(0.1, deadline - time.monotonic())
+                )
         finally:
             pool.give_back(helper)  # a killed helper is dropped, a live one kept for the next render
     finally:

@@ -18,7 +18,7 @@ from django.urls.resolvers import LocalePrefixPattern, RegexPattern, RoutePatter
 from django.utils.regex_helper import normalize
 
 from accounts.models import Reseller, User
-from customer360.tenancy import TenantModel
+from customer360.tenancy import TenantModel, platform_scope
 
 _PARAMETER = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<parameter>[^>]+)>")
 
@@ -151,7 +151,8 @@ def tenant_models():
 def tenant_digest() -> dict:
     """{(table, reseller id): digest} of every tenant row, every reseller and every user.
 
-    Read with SQL, so no tenant scope applies. Keyed by reseller, so a check can ask "did reseller A's
+    Read with SQL under the platform scope, so every reseller's rows count (row-level security would
+    otherwise show this process, outside any request's scope, no row at all). Keyed by reseller, so a check can ask "did reseller A's
     rows change" or "did anything change". `last_login` is left out: signing a test client in is not
     a change the matrix looks for. One query, as it runs after every request of the matrix.
     """
@@ -171,7 +172,7 @@ def tenant_digest() -> dict:
         f"ORDER BY t.id)) FROM {quote(User._meta.db_table)} t GROUP BY t.reseller_id"
     )
     params.append(User._meta.label)
-    with connection.cursor() as cursor:
+    with platform_scope(), connection.cursor() as cursor:
         cursor.execute(" UNION ALL ".join(parts), params)
         return {(label, reseller_id): digest for label, reseller_id, digest in cursor.fetchall()}
 

@@ -230,3 +230,19 @@ def test_a_helper_is_retired_after_its_quota_of_renders(settings):
     render_pdf("<p>three</p>")
     [second] = helper_pids()
     assert second != first
+
+
+def test_a_helper_started_by_a_big_process_is_kept_between_renders(settings):
+    """Linux carries the high-water mark of resident memory across exec: a helper started by a big web
+    worker must still judge its own memory, not retire after every render (and break the next one's pipe)."""
+    from customer360.pdf import RETIRE_RSS_MB, helper_pids, shutdown_helpers
+
+    settings.C360_PDF_RENDERS_PER_PROCESS = 100
+    shutdown_helpers()
+    ballast = b"x" * ((RETIRE_RSS_MB + 100) * 2**20)  # this process's peak memory past the helper's limit
+    render_pdf("<p>one</p>")
+    del ballast
+    [first] = helper_pids()
+    for n in range(3):
+        assert render_pdf(f"<p>again {n}</p>").startswith(b"%PDF")
+        assert helper_pids() == [first]
