@@ -35,6 +35,7 @@ from . import focus
 from .models_usage import UsageImport
 from .pricing_sql import create_price_keys
 from .rollups import insert_priced_rows, refresh_customers
+from .signals import send_usage_rolled_up
 from .usage_files import MAX_HEADER_BYTES, BoundedGzip, ExpansionRefused, check_parquet_size
 from .usage_locks import closed_period_filter, count_in_closed_periods
 
@@ -438,6 +439,8 @@ def _run(usage_import: UsageImport) -> None:
                 rows_unmatched=new - matched,
                 finished_at=timezone.now(),
             )
+            if matched:
+                send_usage_rolled_up(usage_import.reseller_id)
     except ImportFailed as exc:
         _save(usage_import, status=UsageImport.Status.FAILED, error=str(exc), finished_at=timezone.now())
     finally:

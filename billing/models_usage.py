@@ -126,7 +126,14 @@ class UsageRow(TenantModel):
         ordering = ["id"]  # import order (within an import, fingerprint order: see billing.ingest)
         indexes = [
             BrinIndex(fields=["usage_import"], name="usagerow_import_brin"),
-            models.Index(fields=["customer", "usage_date"], name="usagerow_customer_day"),
+            # Covering: the customer's "Top resources" report is an index-only read of its rows of a
+            # date range (a few index pages, not a heap page per row); reseller_id is there for the
+            # row-level security policy, which every query also filters on.
+            models.Index(
+                fields=["customer", "usage_date"],
+                include=["reseller", "provider", "service_name", "resource_id", "cost", "price"],
+                name="usagerow_customer_day",
+            ),
             models.Index(
                 fields=["reseller", "provider", "sub_account_id"],
                 condition=models.Q(customer__isnull=True),

@@ -19,6 +19,7 @@ from customers.services import do_link_cloud_account
 from .ingest import drop_staging, import_lock
 from .models_usage import UsageImport, UsageRow
 from .rollups import process_pending
+from .signals import send_usage_rolled_up
 from .usage_files import check_content
 from .usage_locks import closed_period_filter
 
@@ -203,4 +204,5 @@ def rematch_unmatched() -> int:
         )
     if attached:
         process_pending()
+        send_usage_rolled_up(reseller)
     return attached

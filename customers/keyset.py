@@ -7,8 +7,9 @@ import base64
 import json
 from dataclasses import dataclass
 
-from django.db.models import BooleanField
-from django.db.models.expressions import RawSQL
+from django.db.models import F, Field, Func, Value
+from django.db.models.functions import Cast
+from django.db.models.lookups import GreaterThan, LessThan
 
 COUNT_CAP = 10_000
 FILTERED_COUNT_CAP = 1_000
@@ -38,13 +39,17 @@ def decode_token(token: str):
     return None, None
 
 
-def paginate(queryset, *, field: str, descending: bool, token: str | None, per_page: int) -> KeysetPage:
-    """One page of `queryset` ordered by (`field`, id), seeking from `token`."""
+def paginate(
+    queryset, *, field: str, descending: bool, token: str | None, per_page: int, fetch=None
+) -> KeysetPage:
+    """One page of `queryset` ordered by (`field`, id), seeking from `token`.
+
+    `fetch`, if given, turns a subquery of the page's ids into a queryset of their rows: the page is then
+    found on the (reseller, field, id) index alone, and a filter on those columns (a name search) is
+    tested on index entries rather than on a table row per customer passed over; only the page's rows
+    are read (same single query)."""
     model = queryset.model
-    table = model._meta.db_table
     sort_field = model._meta.get_field(field)
-    column = f'"{table}"."{sort_field.column}"'
-    pk_column = f'"{table}"."{model._meta.pk.column}"'
     direction, values = decode_token(token) if token else (None, None)
     backwards = direction == "p"
     if values is not None:
@@ -53,15 +58,19 @@ def paginate(queryset, *, field: str, descending: bool, token: str | None, per_p
         except Exception:  # a tampered token: start from the first page
             direction, key, backwards = None, None, False
         if direction:
-            # Row-value comparison lets PostgreSQL seek straight into the (reseller, field, id) index.
-            op = ">" if descending == backwards else "<"
-            placeholder = "%s::varchar(10)[]" if sort_field.get_internal_type() == "ArrayField" else "%s"
+            # Row-value comparison lets PostgreSQL seek straight into the (reseller, field, id) index;
+            # built from expressions (not raw SQL) so it names the right table inside a subquery.
+            lookup = GreaterThan if descending == backwards else LessThan
             queryset = queryset.filter(
-                RawSQL(f"({column}, {pk_column}) {op} ({placeholder}, %s)", key, output_field=BooleanField())
+                lookup(_row(F(field), F("pk")), _row(_typed(key[0], sort_field), Value(key[1])))
             )
     asc = descending == backwards
     order = [field, "id"] if asc else [f"-{field}", "-id"]
-    rows = list(queryset.order_by(*order)[: per_page + 1])
+    if fetch is None:
+        rows = list(queryset.order_by(*order)[: per_page + 1])
+    else:
+        ids = queryset.order_by(*order).values("pk")[: per_page + 1]
+        rows = list(fetch(ids).order_by(*order))
     has_more = len(rows) > per_page
     rows = rows[:per_page]
     if backwards:
@@ -78,6 +87,17 @@ def paginate(queryset, *, field: str, descending: bool, token: str | None, per_p
         if not is_first:
             prev_token = encode_token("p", key_of(rows[0]))
     return KeysetPage(rows=rows, next_token=next_token, prev_token=prev_token, is_first=is_first)
+
+
+def _row(*expressions):
+    return Func(*expressions, function="ROW", output_field=Field())
+
+
+def _typed(value, field):
+    # An array parameter must carry the column's type (varchar(10)[]) for the row comparison to resolve.
+    return (
+        Cast(Value(value), output_field=field) if field.get_internal_type() == "ArrayField" else Value(value)
+    )
 
 
 def capped_count(queryset, cap: int | None = None) -> tuple[int, bool]:

@@ -5,7 +5,7 @@ cached report stale without any other module calling this one."""
 import hashlib
 import json
 
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Sum
 
 from billing.models_invoices import InvoiceRun, Payment
 from billing.models_usage import UsageImport
@@ -14,14 +14,16 @@ from .models import ReportResult
 
 
 def data_version() -> str:
-    """The reseller's data version: its finished usage imports and invoice runs, and its payments (three
-    aggregates over small tables: one row per import, run or payment)."""
+    """The reseller's data version: its finished usage imports (and their matched rows) and invoice runs,
+    and its payments (three aggregates over small tables: one row per import, run or payment)."""
+    # rows_matched too: attaching unmatched rows to a customer changes the rollups, not the import times.
     imports = UsageImport.objects.filter(finished_at__isnull=False).aggregate(
-        n=Count("pk"), t=Max("finished_at")
+        n=Count("pk"), t=Max("finished_at"), m=Sum("rows_matched")
     )
     runs = InvoiceRun.objects.filter(finished_at__isnull=False).aggregate(n=Count("pk"), t=Max("finished_at"))
     payments = Payment.objects.aggregate(n=Count("pk"), t=Max("created_at"))
     parts = [f"{d['n']}@{d['t'].isoformat() if d['t'] else '-'}" for d in (imports, runs, payments)]
+    parts.append(str(imports["m"] or 0))
     return "|".join(parts)
 
 

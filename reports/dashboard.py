@@ -3,8 +3,9 @@
 Cards: monthly recurring revenue, month-to-date spend and margin, active customers, subscriptions
 expiring in the next 30 days, open quotes and their value, overdue invoices; each links to the list
 behind it with the same filters. The spend parts (month-to-date, top customers, margin by provider,
-growth) read the monthly spend rollup (reports.SpendMonth, reports.rollup) once it is built from the
-current data, the daily one (billing.DailySpend) until then; the month-to-date figures come from one
+growth) read the monthly spend rollup (reports.SpendMonth, reports.rollup): its build from the current
+data, or, for the seconds its rebuild after an import takes, its previous build (said on the page); the
+daily one (billing.DailySpend) only before it was ever built. The month-to-date figures come from one
 query. They are also cached per filters, day and data version (reports.cache): they only change with
 an import or an invoice run.
 """
@@ -62,7 +63,11 @@ def _link(name: str, query: str, extra: str = "") -> str:
 
 
 def spend_parts(customers, provider, currency, today: date, key: str) -> dict:
-    """The spend-derived figures, cached until the data version (or the day) changes."""
+    """The spend-derived figures, cached until the data version (or the day) changes.
+
+    They are read from the monthly rollup; while it is being rebuilt after an import (seconds: the
+    import's commit queues the rebuild) from its previous build, with `spend_as_of` telling when that
+    was; from the daily rollup only before it was ever built."""
     version = cache.data_version()
     cache_key = f"reports:dash:{current_reseller_id()}:{key}:{today}:{version}"
     found = django_cache.get(cache_key)
@@ -70,8 +75,12 @@ def spend_parts(customers, provider, currency, today: date, key: str) -> dict:
         return {
             k: ReportData.from_json(v) if isinstance(v, dict) and "slug" in v else v for k, v in found.items()
         }
+    state = rollup.state()
+    fresh = state is not None and state.data_version == version
+    if not fresh:
+        queue_rebuild(version)
+    monthly = state is not None
     month_start = today.replace(day=1)
-    monthly = monthly_source(version)
     mtd, top, per_provider = _month_to_date(customers, provider, currency, month_start, today, monthly)
     args = (customers, provider, currency, month_start, today)
     parts = {
@@ -80,26 +89,24 @@ def spend_parts(customers, provider, currency, today: date, key: str) -> dict:
         "top_margin": top_customers(*args, by="margin", grouped=top["margin"]),
         "margin_by_provider": margin_by_provider(*args, grouped=per_provider),
         "growth": growth(customers, provider, currency, default_start(today), today, monthly=monthly),
+        "spend_as_of": None if fresh or not monthly else state.built_at,
     }
-    django_cache.set(
-        cache_key,
-        {k: v.to_json() if isinstance(v, ReportData) else v for k, v in parts.items()},
-        CACHE_SECONDS,
-    )
+    if fresh or not monthly:  # a previous build's figures are not this version's: never cached as them
+        django_cache.set(
+            cache_key,
+            {k: v.to_json() if isinstance(v, ReportData) else v for k, v in parts.items()},
+            CACHE_SECONDS,
+        )
     return parts
 
 
-def monthly_source(version: str) -> bool:
-    """Whether the monthly rollup is built from the current data; if not, queue its rebuild (once per
-    data version and process) and read the daily rollup meanwhile."""
-    if rollup.fresh(version):
-        return True
+def queue_rebuild(version: str) -> None:
+    """Queue the rebuild of the monthly rollup from the current data, once per data version."""
     reseller = current_reseller_id()
     if django_cache.add(f"reports:refresh:{reseller}:{version}", 1, 600):
         from .tasks import refresh_spend_months
 
         refresh_spend_months.delay_on_commit(str(reseller))
-    return False
 
 
 def _month_to_date(customers, provider, currency, start, end, monthly=False, limit=10):

@@ -1,8 +1,8 @@
 """The consumption reports of one customer, read from the daily rollup (billing.UsageDaily: per customer,
 cloud account, provider, service, charge category and day), never from raw usage rows, except "top
-resources": no rollup keeps the resource, so it groups the customer's usage rows of the range through
-the existing usagerow_customer_day index (customer_id, usage_date): a few thousand rows per customer
-and year, measured in docs/benchmarks.md.
+resources": no rollup keeps the resource, so it groups the customer's usage rows of the range with an
+index-only read of usagerow_customer_day ((customer_id, usage_date) with the columns it sums included):
+a few thousand rows per customer and year, measured in docs/benchmarks.md.
 
 Amounts are in the customer's currency (the rollup's price currency); cost is the reseller's cost.
 Each function takes `(customer, params, start, end)` so a long range can be computed in chunks
@@ -154,7 +154,7 @@ def resources_part(customer, params, start, end) -> dict:
         qs = qs.filter(provider=params.provider)
     rows = (
         qs.values("resource_id", "provider", "service_name")
-        .annotate(cost=Sum("cost"), price=Sum("price"), lines=Count("id"))
+        .annotate(cost=Sum("cost"), price=Sum("price"), lines=Count("*"))
         .order_by()
     )
     return {

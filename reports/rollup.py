@@ -3,10 +3,11 @@ month, provider and currency, a few rows per customer and month instead of one p
 
 It is rebuilt for a reseller, in one set-based statement, when the reseller's data version
 (reports.cache.data_version: usage imports, invoice runs, payments) differs from the one it was built
-from; until then `fresh()` is False and the dashboard reads DailySpend directly (correct, slower). The
-beat task reports.tasks.refresh_stale_spend_months rebuilds every stale one each 5 minutes, and a
-dashboard that meets a stale one queues its rebuild (reports.tasks.refresh_spend_months); billing never
-has to call us.
+from; until then `fresh()` is False and the dashboard shows the previous build with its time (before
+the first build it reads DailySpend directly: correct, slower). A usage import's commit queues the
+rebuild (billing.signals.usage_rolled_up), the beat task reports.tasks.refresh_stale_spend_months
+rebuilds any stale one each 5 minutes, and a dashboard that meets a stale one queues its rebuild
+(reports.tasks.refresh_spend_months); billing never has to call us.
 """
 
 import time
@@ -19,6 +20,11 @@ from customer360.tenancy import current_reseller_id
 
 from . import cache
 from .models import SpendMonth, SpendMonthState
+
+
+def state() -> SpendMonthState | None:
+    """The reseller-in-scope's build record: None if its rollup was never built."""
+    return SpendMonthState.objects.first()
 
 
 def fresh(version: str | None = None) -> bool:

@@ -7,6 +7,7 @@ from datetime import date
 
 from celery import shared_task
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from customer360.tenancy import tenant_scope
 
@@ -68,6 +69,14 @@ def refresh_spend_months(reseller_id: str) -> float:
         return 0.0  # deleted since the task was queued: nothing to roll up
     with tenant_scope(uuid.UUID(str(reseller_id))):
         return rebuild()
+
+
+def queue_spend_month_refresh(sender, reseller_id, **kwargs) -> None:
+    """billing.signals.usage_rolled_up: rebuild the reseller's monthly rollup now, not at the next beat."""
+    try:
+        refresh_spend_months.delay(str(reseller_id))
+    except OperationalError:  # the broker is down: the import stands, and the beat rebuilds it later
+        logger.warning("could not queue the monthly spend rollup of reseller %s", reseller_id, exc_info=True)
 
 
 @shared_task

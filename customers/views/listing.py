@@ -70,6 +70,7 @@ class CustomerListView(ResellerViewMixin, HtmxPartialMixin, TemplateView):
             descending=sort.startswith("-"),
             token=params.get("page"),
             per_page=per_page,
+            fetch=lambda ids: services.customers_for_list().filter(pk__in=ids),
         )
         decorate_rows(page.rows)
         # A filtered count reads every match up to the cap through the filter's index, so it gets a

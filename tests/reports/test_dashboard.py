@@ -131,3 +131,35 @@ def test_the_beat_task_rebuilds_each_stale_monthly_rollup_once(reseller, other_r
     assert refresh_stale_spend_months() == 1
     with tenant_scope(reseller):
         assert fresh()
+
+
+def test_while_the_rollup_is_rebuilt_the_dashboard_shows_the_previous_build_and_says_so(
+    owner_client, reseller
+):
+    """An import's rows reach the monthly rollup seconds after its commit; meanwhile the dashboard keeps
+    the figures it had (fast) and says since when, rather than a slow read of the daily rollup."""
+    from billing.models_usage import UsageImport
+    from customers.models import CloudAccount
+
+    from .dashboard_world import this_month_days
+    from .helpers import add_raw_usage
+
+    emea, amer, rows = build(reseller)
+    with tenant_scope(reseller):
+        assert rebuild() >= 0
+        account = CloudAccount.objects.get(customer=emea)
+    html = owner_client.get(reverse("dashboard")).content.decode()
+    before = card(html, "mtd")[0]
+    assert 'data-testid="spend-as-of"' not in html
+    more = add_raw_usage({"aws": account}, this_month_days(), seed=9)
+    with tenant_scope(reseller):
+        UsageImport.objects.filter(finished_at__isnull=True).update(finished_at=timezone.now())
+    html = owner_client.get(reverse("dashboard")).content.decode()
+    assert card(html, "mtd")[0] == before
+    assert 'data-testid="spend-as-of"' in html and "the latest usage import is being added" in html
+    with tenant_scope(reseller):
+        assert rebuild() > 0 and fresh()
+    html = owner_client.get(reverse("dashboard")).content.decode()
+    total = sums(rows + more, lambda r: "all")["all"]
+    assert card(html, "mtd")[0] == f"{q2(total['price']):,.2f} USD" != before
+    assert 'data-testid="spend-as-of"' not in html

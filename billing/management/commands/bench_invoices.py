@@ -27,6 +27,7 @@ from billing.invoice_run import do_start_run
 from billing.invoicing import generate_invoice
 from billing.models import Invoice, InvoiceLine, InvoiceRun, UsageImport
 from customer360.celery import app
+from customer360.rls import as_owner
 from customer360.tenancy import tenant_scope
 from customers.models import Customer
 from marketplace.models import Plan, Product, Provider
@@ -59,7 +60,8 @@ class Command(BaseCommand):
         reseller = Reseller.objects.filter(slug=SLUG).first()
         if opts["reseed"] or reseller is None:
             started = time.monotonic()
-            reseller = self.reseed(opts)
+            with as_owner():  # raw SQL across the tables, past row-level security
+                reseller = self.reseed(opts)
             self.stdout.write(f"Seeded in {time.monotonic() - started:.0f}s")
         if opts["seed_only"]:
             return
