@@ -68,6 +68,17 @@ def owner_client(make_client, reseller):
 
 
 @pytest.fixture
+def shop(reseller, settings):
+    """A reseller's marketplace with a customer to buy for (tests/marketplace/factories_orders.Shop);
+    provisioning succeeds at once."""
+    from .marketplace.factories_orders import Shop
+
+    settings.C360_SIMULATED_PROVIDER_DELAY = 0
+    settings.C360_SIMULATED_FAILURE_RATE = 0
+    return Shop(reseller)
+
+
+@pytest.fixture
 def in_scope():
     """in_scope(reseller): a context manager for reading tenant rows in a test's assertions."""
     return tenant_scope

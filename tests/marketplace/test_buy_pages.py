@@ -12,16 +12,9 @@ from accounts.models import Role
 from marketplace.models import Order, Subscription
 from marketplace.tasks import provision_order
 
-from .factories_orders import Shop, place_order
+from .factories_orders import place_order
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def shop(reseller, settings):
-    settings.C360_SIMULATED_PROVIDER_DELAY = 0
-    settings.C360_SIMULATED_FAILURE_RATE = 0
-    return Shop(reseller)
 
 
 @pytest.fixture

@@ -20,13 +20,6 @@ from .factories_orders import Shop, place_order
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def shop(reseller, settings):
-    settings.C360_SIMULATED_PROVIDER_DELAY = 0
-    settings.C360_SIMULATED_FAILURE_RATE = 0
-    return Shop(reseller)
-
-
 def _confirm(shop):
     priced = price_cart(shop.customer, cart_lines(access_cart(shop.user, shop.customer)))
     return priced, {str(p.line.pk): str(p.quote.unit_price.amount) for p in priced.lines}

@@ -34,13 +34,6 @@ def active_sub(shop, plan, quantity):
         return Subscription.objects.get(order=order)
 
 
-@pytest.fixture
-def shop(reseller, settings):
-    settings.C360_SIMULATED_PROVIDER_DELAY = 0
-    settings.C360_SIMULATED_FAILURE_RATE = 0
-    return Shop(reseller)
-
-
 def test_an_increase_takes_effect_now_with_a_prorated_charge(shop):
     sub = active_sub(shop, shop.monthly, 5)  # 11.00 cost + 20% = 13.20 a license per month
     today = sub.renewal_date - timedelta(days=10)

@@ -21,15 +21,9 @@ from quotes.models import Quote, QuoteLine, QuoteRevision, QuoteScenario, QuoteS
 
 from ..factories import DEFAULT_PASSWORD, CustomerFactory, ResellerFactory, UserFactory
 from ..marketplace.factories import PlanFactory, ProductFactory, ProviderFactory, authorize
-from ..marketplace.factories_orders import Shop
 from .factories import LEAD_DATA, mark_sent, start_quote
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def shop(reseller):
-    return Shop(reseller)
 
 
 def client_for(client, user):

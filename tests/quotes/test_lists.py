@@ -12,15 +12,9 @@ from customer360.tenancy import tenant_scope
 from quotes.models import Quote
 
 from ..factories import DEFAULT_PASSWORD, CustomerFactory, UserFactory
-from ..marketplace.factories_orders import Shop
 from .factories import LEAD_DATA, start_quote
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def shop(reseller):
-    return Shop(reseller)
 
 
 @pytest.fixture

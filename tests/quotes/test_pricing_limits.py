@@ -18,15 +18,9 @@ from quotes.models import DiscountLimit, Quote, QuoteLine, QuoteSection
 
 from ..billing.factories import AssignmentFactory, ExchangeRateFactory, PricebookFactory, RuleFactory
 from ..factories import DEFAULT_PASSWORD, UserFactory
-from ..marketplace.factories_orders import Shop
 from .factories import LEAD_DATA, start_quote
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def shop(reseller):
-    return Shop(reseller)
 
 
 def reseller_default(shop, method=Method.DISCOUNT, value=Decimal("10"), currency="USD"):

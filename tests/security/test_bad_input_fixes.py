@@ -7,16 +7,7 @@ from customer360.validators import NUL_MESSAGE, check_no_nul
 from marketplace.models import QUANTITY_LIMIT, Plan
 from marketplace.services_cart import do_add_to_cart, do_update_cart_line
 
-from ..marketplace.factories_orders import Shop
-
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def shop(reseller, settings):
-    settings.C360_SIMULATED_PROVIDER_DELAY = 0
-    settings.C360_SIMULATED_FAILURE_RATE = 0
-    return Shop(reseller)
 
 
 def test_a_cart_lines_quantity_can_be_changed(shop):
