@@ -1,4 +1,4 @@
-from django.db.models import Case, Count, Q, When
+from django.db.models import Case, Count, When
 from django.views.generic import TemplateView
 
 from customers.models import ActivityLog, Alert, Customer
@@ -27,9 +27,7 @@ class DashboardView(ResellerViewMixin, TemplateView):
         ctx["query"] = filterset.querystring()
         ctx["growth_chart"] = chart_context(ctx["growth"])
         ctx["provider_chart"] = chart_context(ctx["margin_by_provider"])
-        ctx["customer_counts"] = Customer.objects.aggregate(
-            total=Count("id"), active=Count("id", filter=Q(status=Customer.Status.ACTIVE))
-        )
+        ctx["customer_counts"] = Customer.objects.aggregate(total=Count("id"))  # active ones: a card
         ctx["unread_alerts"] = Alert.objects.filter(is_read=False).count()
         # Reseller-wide alerts (no customer: e.g. a failed all-customers export) first: only here are they seen.
         ctx["recent_alerts"] = (
