@@ -21,35 +21,51 @@ from .models_usage import UsageDaily, UsageRow
 from .pricing_sql import amount_sql, create_usage_staging_table, key_join_sql, price_usage_rows_sql
 
 # The two rollups, from a relation `src` of rated rows (customer_id, cloud_account_id, usage_date, provider,
-# service_name, charge_category, currency, fx_rate, cost, price_amount, quantity); keys are unique per
-# statement. A rollup row's cost is in its currency, like its price: the provider's USD cost times the rate
-# that priced the row. Rows priced at no rate (no customer currency, no exchange rate) stay in USD.
+# service_name, charge_category, currency, fx_rate, cost, price_amount, quantity). `src` is aggregated once
+# (GROUPED_SQL, one group per detailed key) and both rollups are written from the groups: a customer
+# rollup key is a coarser grouping of the detailed one, and numeric sums of sums are exact. A rollup row's
+# cost is in its currency, like its price: the provider's USD cost times the rate that priced the row.
+# Rows priced at no rate (no customer currency, no exchange rate) stay in USD.
 ROLLUP_CURRENCY = "(CASE WHEN fx_rate IS NULL THEN 'USD' ELSE COALESCE(currency, 'USD') END)"
-ROLLUP_COST = "sum(cost * COALESCE(fx_rate, 1))"
-DAILY_SQL = f"""
-    INSERT INTO {{daily}} (id, reseller_id, customer_id, cloud_account_id, day, provider, service_name,
-        charge_category, currency, cost, price, quantity, row_count)
-    SELECT gen_random_uuid(), %(reseller)s, customer_id, cloud_account_id, usage_date, provider, service_name,
-           charge_category, {ROLLUP_CURRENCY}, {ROLLUP_COST}, sum(COALESCE(price_amount, 0)), sum(quantity),
-           count(*)
-    FROM src WHERE customer_id IS NOT NULL AND cloud_account_id IS NOT NULL
+GROUPED_SQL = f"""
+    SELECT customer_id, cloud_account_id, usage_date, provider, service_name, charge_category,
+           {ROLLUP_CURRENCY} AS currency, sum(cost * COALESCE(fx_rate, 1)) AS cost,
+           sum(COALESCE(price_amount, 0)) AS price, sum(quantity) AS quantity, count(*) AS row_count
+    FROM src
     GROUP BY customer_id, cloud_account_id, usage_date, provider, service_name, charge_category,
              {ROLLUP_CURRENCY}
+"""
+DAILY_SQL = """
+    INSERT INTO {daily} (id, reseller_id, customer_id, cloud_account_id, day, provider, service_name,
+        charge_category, currency, cost, price, quantity, row_count)
+    SELECT gen_random_uuid(), %(reseller)s, customer_id, cloud_account_id, usage_date, provider, service_name,
+           charge_category, currency, cost, price, quantity, row_count
+    FROM grouped WHERE customer_id IS NOT NULL AND cloud_account_id IS NOT NULL
     ON CONFLICT ON CONSTRAINT usagedaily_one_row_per_key DO UPDATE
-    SET cost = {{daily}}.cost + EXCLUDED.cost, price = {{daily}}.price + EXCLUDED.price,
-        quantity = {{daily}}.quantity + EXCLUDED.quantity, row_count = {{daily}}.row_count + EXCLUDED.row_count
+    SET cost = {daily}.cost + EXCLUDED.cost, price = {daily}.price + EXCLUDED.price,
+        quantity = {daily}.quantity + EXCLUDED.quantity, row_count = {daily}.row_count + EXCLUDED.row_count
     RETURNING 1
 """
-SPEND_SQL = f"""
-    INSERT INTO {{spend}} (id, reseller_id, customer_id, day, provider, currency, cost, price, is_saas)
-    SELECT gen_random_uuid(), %(reseller)s, customer_id, usage_date, provider, {ROLLUP_CURRENCY},
-           {ROLLUP_COST}, sum(COALESCE(price_amount, 0)), false
-    FROM src WHERE customer_id IS NOT NULL
-    GROUP BY customer_id, usage_date, provider, {ROLLUP_CURRENCY}
+SPEND_SQL = """
+    INSERT INTO {spend} (id, reseller_id, customer_id, day, provider, currency, cost, price, is_saas)
+    SELECT gen_random_uuid(), %(reseller)s, customer_id, usage_date, provider, currency, sum(cost), sum(price),
+           false
+    FROM grouped WHERE customer_id IS NOT NULL
+    GROUP BY customer_id, usage_date, provider, currency
     ON CONFLICT ON CONSTRAINT dailyspend_one_row_per_key DO UPDATE
-    SET cost = {{spend}}.cost + EXCLUDED.cost, price = {{spend}}.price + EXCLUDED.price
+    SET cost = {spend}.cost + EXCLUDED.cost, price = {spend}.price + EXCLUDED.price
     RETURNING 1
 """
+
+
+def rollup_ctes(daily: str, spend: str) -> str:
+    """The CTEs `grouped`, `daily` and `spend` that follow a CTE `src` of rated rows."""
+    return (
+        f"grouped AS ({GROUPED_SQL}), daily AS ({DAILY_SQL.format(daily=daily)}), "
+        f"spend AS ({SPEND_SQL.format(spend=spend)})"
+    )
+
+
 USAGE_COLUMNS = """line_no, fingerprint, customer_id, cloud_account_id, provider, billing_account_id,
     sub_account_id, usage_date, charge_category, service_name, service_category, sku, region, resource_id,
     quantity, cost, effective_cost, list_cost"""
@@ -88,11 +104,11 @@ def insert_priced_rows(table: str, keys: str, repeats, usage_import_id) -> tuple
             ON CONFLICT (reseller_id, fingerprint) DO NOTHING
             RETURNING customer_id, cloud_account_id, usage_date, provider, service_name, charge_category,
                       NULLIF(price_currency, '') AS currency, fx_rate, cost, price AS price_amount, quantity
-        ), daily AS ({DAILY_SQL.format(daily=daily)}
-        ), spend AS ({SPEND_SQL.format(spend=spend)})
-        SELECT count(*), count(customer_id),
+        ), {rollup_ctes(daily, spend)}
+        SELECT COALESCE(sum(row_count), 0)::bigint,
+               COALESCE(sum(row_count) FILTER (WHERE customer_id IS NOT NULL), 0)::bigint,
                COALESCE(array_agg(DISTINCT customer_id) FILTER (WHERE customer_id IS NOT NULL), '{{}}')
-        FROM src
+        FROM grouped
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, {"reseller": current_reseller_id(), "import": usage_import_id})
@@ -134,9 +150,7 @@ def process_pending(*, usage_import_id=None, today=None) -> int:
                     FROM {stage} AS s WHERE u.id = s.id"""
             )
             cursor.execute(
-                f"WITH src AS (SELECT *, amount AS price_amount FROM {stage}), "
-                f"daily AS ({DAILY_SQL.format(daily=daily)}), "
-                f"spend AS ({SPEND_SQL.format(spend=spend)}) SELECT 1",
+                f"WITH src AS (SELECT *, amount AS price_amount FROM {stage}), {rollup_ctes(daily, spend)} SELECT 1",
                 params,
             )
             cursor.execute(f"SELECT DISTINCT customer_id FROM {stage}")
