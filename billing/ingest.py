@@ -2,14 +2,16 @@
 
 1. Read the header, map it (billing.focus), create an UNLOGGED staging table of text columns.
 2. Stream the file into it with COPY: CSV bytes as they are (gzip decompressed on the fly), Parquet one
-   record batch at a time written as CSV. Memory stays flat whatever the size of the file.
+   record batch at a time written as CSV. Memory stays flat whatever the size of the file. A big plain
+   CSV file is copied in two halves at once, on two connections (billing.ingest_split).
 3. In one transaction: one pass (CREATE TABLE AS, parallel-safe) types and fingerprints each row into
    an UNLOGGED typed table; a bad value fails the pass, and only then does the slower row-by-row
    validation run, to name the first bad rows and their line numbers (the whole import fails). A TEMP
    view matches the typed rows to the reseller's cloud accounts (SubAccountId, else BillingAccountId).
    The pricing look-ups run once per distinct key (billing.pricing_sql.create_price_keys); one
-   INSERT … ON CONFLICT (reseller, fingerprint) DO NOTHING joins the keys, prices each row and rolls
-   up only the rows inserted (billing.rollups); then the customers' month-to-date spend is refreshed.
+   INSERT (… ON CONFLICT (reseller, fingerprint) DO NOTHING when the file overlaps imported rows) joins
+   the keys, prices each row and rolls up only the rows inserted (billing.rollups); then the customers'
+   month-to-date spend is refreshed.
 Anything wrong: the import is FAILED with a report, and no usage row of it is kept.
 
 A running import holds a PostgreSQL advisory lock on its id (`import_lock`): a second run of the same
