@@ -34,6 +34,7 @@ from django.utils import timezone
 from customer360.tenancy import current_reseller_id
 
 from . import focus, ingest_split
+from .ingest_split import Progress, driver_params
 from .models_usage import UsageImport
 from .pricing_sql import create_price_keys
 from .rollups import insert_priced_rows, refresh_customers
@@ -44,7 +45,6 @@ from .usage_locks import closed_period_filter, count_in_closed_periods
 logger = logging.getLogger(__name__)
 CHUNK = 1 << 20
 MAX_PROBLEMS = 10
-PROGRESS_SECONDS = 2
 
 
 class ImportFailed(Exception):
@@ -176,37 +176,6 @@ def _read_failure(exc, lines_before: int = 0) -> "ImportFailed | None":
     return None
 
 
-class _Progress:
-    """Rows read so far (newlines seen), written every PROGRESS_SECONDS on a connection of its own, so the
-    import page shows them while the COPY's transaction is still open. run_import passes an import id
-    only when it runs outside a transaction (a task, the command): there the import record is committed."""
-
-    def __init__(self, import_id):
-        self.import_id, self.rows, self.last, self.conn = import_id, 0, time.monotonic(), None
-        if import_id is not None:
-            self.conn = psycopg.connect(**_driver_params(), autocommit=True)
-
-    def add(self, chunk: bytes):
-        self.rows += chunk.count(b"\n")
-        if self.conn is not None and time.monotonic() - self.last >= PROGRESS_SECONDS:
-            self.last = time.monotonic()
-            table = UsageImport._meta.db_table
-            self.conn.execute(
-                f"UPDATE {table} SET rows_read = %s, heartbeat_at = now() WHERE id = %s",
-                (self.rows, self.import_id),
-            )
-
-    def close(self):
-        if self.conn is not None:
-            self.conn.close()
-
-
-def _driver_params() -> dict:
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    return params
-
-
 def copy_file(name: str, layout: focus.Layout, path, *, import_id=None, freeze=False, chunks=None,
               progress=None) -> int:  # fmt: skip
     """COPY the file's data rows (or `chunks` of it) into the staging table; returns the rows read.
@@ -214,7 +183,7 @@ def copy_file(name: str, layout: focus.Layout, path, *, import_id=None, freeze=F
     all-visible: the first reader of a freshly copied table otherwise sets hint bits on every row,
     dirtying and writing every page of it again (1.9 GB for 2 M rows)."""
     own_progress = progress is None
-    progress = _Progress(import_id) if own_progress else progress
+    progress = Progress(import_id) if own_progress else progress
     with connection.cursor() as django_cursor:
         cursor = django_cursor.cursor
         try:
@@ -266,8 +235,8 @@ def copy_staging(name: str, layout: focus.Layout, path, *, import_id=None) -> tu
             create_staging(name, layout)
             return copy_file(name, layout, path, import_id=import_id, freeze=True), name
     half = staging_names(import_id)[2]
-    progress = _Progress(import_id)
-    second = ingest_split.HalfCopy(_driver_params(), staging_sql(half, layout), _copy_sql(half, layout, True),
+    progress = Progress(import_id)
+    second = ingest_split.HalfCopy(driver_params(), staging_sql(half, layout), _copy_sql(half, layout, True),
                                    ingest_split.byte_range(path, cut), progress)  # fmt: skip
     second.start()
     try:

@@ -1,4 +1,5 @@
-"""Two COPYs at once for a big uncompressed CSV file (billing.ingest.copy_staging).
+"""Reading the file into the staging tables (billing.ingest.copy_staging): the progress shown while COPY
+runs, and two COPYs at once for a big uncompressed CSV file.
 
 COPY parses every field of every line on one core: for 2 M lines it was the longest phase of the import
 but one. The file is cut at a line start near its middle; the first half goes into the import's staging
@@ -10,11 +11,48 @@ read as a stream: one COPY, as before.
 
 import os
 import threading
+import time
 
 import psycopg
+from django.db import connection
+
+from .models_usage import UsageImport
 
 CHUNK = 1 << 20
+PROGRESS_SECONDS = 2
 SPLIT_MIN_BYTES = 64 << 20  # below this a second connection is not worth its set-up
+
+
+class Progress:
+    """Rows read so far (newlines seen), written every PROGRESS_SECONDS on a connection of its own, so the
+    import page shows them while the COPY's transaction is still open. run_import passes an import id
+    only when it runs outside a transaction (a task, the command): there the import record is committed.
+    Both halves' COPYs add to it, from two threads: the connection runs one statement at a time."""
+
+    def __init__(self, import_id):
+        self.import_id, self.rows, self.last, self.conn = import_id, 0, time.monotonic(), None
+        if import_id is not None:
+            self.conn = psycopg.connect(**driver_params(), autocommit=True)
+
+    def add(self, chunk: bytes):
+        self.rows += chunk.count(b"\n")
+        if self.conn is not None and time.monotonic() - self.last >= PROGRESS_SECONDS:
+            self.last = time.monotonic()
+            table = UsageImport._meta.db_table
+            self.conn.execute(
+                f"UPDATE {table} SET rows_read = %s, heartbeat_at = now() WHERE id = %s",
+                (self.rows, self.import_id),
+            )
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+
+
+def driver_params() -> dict:
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    return params
 
 
 def data_start(path) -> int:
