@@ -43,6 +43,8 @@ PROVIDER_NAMES = {
 }
 
 NUMBER_RE = r"^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$"
+# Marks the error raised by a row that fails typed_rows_sql's checks (billing.ingest.type_rows).
+NOT_IMPORTABLE = "not-importable-line"
 DATE_RE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|UTC|[+-]\d{2}(:?\d{2})?)?$"
 
 
@@ -169,8 +171,18 @@ def typed_rows_sql(layout: Layout, provider: str, staging: str) -> str:
     base = "md5(concat_ws('|', " + ", ".join(f"COALESCE({p}, '')" for p in identity) + "))::uuid"
     finite = " AND ".join(f"({_alias(c)} IS NULL OR abs({_alias(c)}) < 'Infinity')" for c in NUMERIC)
     start = _alias("ChargePeriodStart")
+    # PostgreSQL flattens subqueries into their reader, copying an expression to every place that reads its
+    # alias: each number would be parsed five times and the identity md5 computed twice. A volatile
+    # (and parallel-safe) call in a subquery's output keeps it from being flattened, so each value is
+    # computed once; clock_timestamp() is the cheapest such call (~30 ns). For the same reason the checks
+    # are no filter (a qual would be pushed down to the staging scan, expressions copied): a row that fails
+    # them makes its fingerprint a cast that raises, naming NOT_IMPORTABLE and the line.
+    fence = "clock_timestamp() AS fence"
     return f"""
-        SELECT line_no, base, md5(base::text || '#1')::uuid AS fingerprint, provider,
+        SELECT line_no,
+               CASE WHEN ok THEN md5(base::text || '#1')::uuid
+                    ELSE ('{NOT_IMPORTABLE} ' || line_no)::uuid END AS fingerprint,
+               base, provider,
                COALESCE(lower(f_billingaccountid), '') AS billing, COALESCE(lower(f_subaccountid), '') AS sub,
                CASE WHEN {start} LIKE '____-__-__%%' AND {start}::timestamptz IS NOT NULL
                     THEN substr({start}, 1, 10)::date END AS usage_date,
@@ -181,8 +193,10 @@ def typed_rows_sql(layout: Layout, provider: str, staging: str) -> str:
                COALESCE(f_resourceid, '') AS resource_id,
                COALESCE(f_consumedquantity, f_pricingquantity, 0) AS quantity, f_billedcost AS cost,
                COALESCE(f_effectivecost, f_billedcost, 0) AS effective_cost,
-               COALESCE(f_listcost, f_billedcost, 0) AS list_cost,
-               (provider IS NOT NULL AND f_billedcost IS NOT NULL AND {start} LIKE '____-__-__%%'
-                AND COALESCE(f_subaccountid, f_billingaccountid) IS NOT NULL
-                AND (f_billingcurrency IS NULL OR upper(f_billingcurrency) = 'USD') AND {finite}) AS ok
-        FROM (SELECT *, {base} AS base FROM (SELECT {", ".join(inner)} FROM {staging} AS s) AS i) AS v"""
+               COALESCE(f_listcost, f_billedcost, 0) AS list_cost
+        FROM (SELECT *, {base} AS base,
+                     (provider IS NOT NULL AND f_billedcost IS NOT NULL AND {start} LIKE '____-__-__%%'
+                      AND COALESCE(f_subaccountid, f_billingaccountid) IS NOT NULL
+                      AND (f_billingcurrency IS NULL OR upper(f_billingcurrency) = 'USD') AND {finite}) AS ok,
+                     {fence}
+              FROM (SELECT {", ".join(inner)}, {fence} FROM {staging} AS s) AS i) AS v"""

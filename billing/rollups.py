@@ -11,7 +11,7 @@ Both end with `refresh_customers()`: month-to-date spend and SaaS credit thresho
 
 import uuid
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from customer360.tenancy import current_reseller_id
@@ -21,35 +21,51 @@ from .models_usage import UsageDaily, UsageRow
 from .pricing_sql import amount_sql, create_usage_staging_table, key_join_sql, price_usage_rows_sql
 
 # The two rollups, from a relation `src` of rated rows (customer_id, cloud_account_id, usage_date, provider,
-# service_name, charge_category, currency, fx_rate, cost, price_amount, quantity); keys are unique per
-# statement. A rollup row's cost is in its currency, like its price: the provider's USD cost times the rate
-# that priced the row. Rows priced at no rate (no customer currency, no exchange rate) stay in USD.
+# service_name, charge_category, currency, fx_rate, cost, price_amount, quantity). `src` is aggregated once
+# (GROUPED_SQL, one group per detailed key) and both rollups are written from the groups: a customer
+# rollup key is a coarser grouping of the detailed one, and numeric sums of sums are exact. A rollup row's
+# cost is in its currency, like its price: the provider's USD cost times the rate that priced the row.
+# Rows priced at no rate (no customer currency, no exchange rate) stay in USD.
 ROLLUP_CURRENCY = "(CASE WHEN fx_rate IS NULL THEN 'USD' ELSE COALESCE(currency, 'USD') END)"
-ROLLUP_COST = "sum(cost * COALESCE(fx_rate, 1))"
-DAILY_SQL = f"""
-    INSERT INTO {{daily}} (id, reseller_id, customer_id, cloud_account_id, day, provider, service_name,
-        charge_category, currency, cost, price, quantity, row_count)
-    SELECT gen_random_uuid(), %(reseller)s, customer_id, cloud_account_id, usage_date, provider, service_name,
-           charge_category, {ROLLUP_CURRENCY}, {ROLLUP_COST}, sum(COALESCE(price_amount, 0)), sum(quantity),
-           count(*)
-    FROM src WHERE customer_id IS NOT NULL AND cloud_account_id IS NOT NULL
+GROUPED_SQL = f"""
+    SELECT customer_id, cloud_account_id, usage_date, provider, service_name, charge_category,
+           {ROLLUP_CURRENCY} AS currency, sum(cost * COALESCE(fx_rate, 1)) AS cost,
+           sum(COALESCE(price_amount, 0)) AS price, sum(quantity) AS quantity, count(*) AS row_count
+    FROM src
     GROUP BY customer_id, cloud_account_id, usage_date, provider, service_name, charge_category,
              {ROLLUP_CURRENCY}
+"""
+DAILY_SQL = """
+    INSERT INTO {daily} (id, reseller_id, customer_id, cloud_account_id, day, provider, service_name,
+        charge_category, currency, cost, price, quantity, row_count)
+    SELECT gen_random_uuid(), %(reseller)s, customer_id, cloud_account_id, usage_date, provider, service_name,
+           charge_category, currency, cost, price, quantity, row_count
+    FROM grouped WHERE customer_id IS NOT NULL AND cloud_account_id IS NOT NULL
     ON CONFLICT ON CONSTRAINT usagedaily_one_row_per_key DO UPDATE
-    SET cost = {{daily}}.cost + EXCLUDED.cost, price = {{daily}}.price + EXCLUDED.price,
-        quantity = {{daily}}.quantity + EXCLUDED.quantity, row_count = {{daily}}.row_count + EXCLUDED.row_count
+    SET cost = {daily}.cost + EXCLUDED.cost, price = {daily}.price + EXCLUDED.price,
+        quantity = {daily}.quantity + EXCLUDED.quantity, row_count = {daily}.row_count + EXCLUDED.row_count
     RETURNING 1
 """
-SPEND_SQL = f"""
-    INSERT INTO {{spend}} (id, reseller_id, customer_id, day, provider, currency, cost, price, is_saas)
-    SELECT gen_random_uuid(), %(reseller)s, customer_id, usage_date, provider, {ROLLUP_CURRENCY},
-           {ROLLUP_COST}, sum(COALESCE(price_amount, 0)), false
-    FROM src WHERE customer_id IS NOT NULL
-    GROUP BY customer_id, usage_date, provider, {ROLLUP_CURRENCY}
+SPEND_SQL = """
+    INSERT INTO {spend} (id, reseller_id, customer_id, day, provider, currency, cost, price, is_saas)
+    SELECT gen_random_uuid(), %(reseller)s, customer_id, usage_date, provider, currency, sum(cost), sum(price),
+           false
+    FROM grouped WHERE customer_id IS NOT NULL
+    GROUP BY customer_id, usage_date, provider, currency
     ON CONFLICT ON CONSTRAINT dailyspend_one_row_per_key DO UPDATE
-    SET cost = {{spend}}.cost + EXCLUDED.cost, price = {{spend}}.price + EXCLUDED.price
+    SET cost = {spend}.cost + EXCLUDED.cost, price = {spend}.price + EXCLUDED.price
     RETURNING 1
 """
+
+
+def rollup_ctes(daily: str, spend: str) -> str:
+    """The CTEs `grouped`, `daily` and `spend` that follow a CTE `src` of rated rows."""
+    return (
+        f"grouped AS ({GROUPED_SQL}), daily AS ({DAILY_SQL.format(daily=daily)}), "
+        f"spend AS ({SPEND_SQL.format(spend=spend)})"
+    )
+
+
 USAGE_COLUMNS = """line_no, fingerprint, customer_id, cloud_account_id, provider, billing_account_id,
     sub_account_id, usage_date, charge_category, service_name, service_category, sku, region, resource_id,
     quantity, cost, effective_cost, list_cost"""
@@ -59,12 +75,46 @@ def _tables():
     return UsageRow._meta.db_table, UsageDaily._meta.db_table, DailySpend._meta.db_table
 
 
+UNIQUE_FINGERPRINT = "usagerow_unique_fingerprint"  # UsageRow's (reseller, fingerprint) constraint
+OVERLAP_SAMPLE = 1000
+
+
 def insert_priced_rows(table: str, keys: str, repeats, usage_import_id) -> tuple[int, int, list]:
     """One statement: the typed rows of `table` (see billing.ingest) priced through their pricing keys
     (`keys`, billing.pricing_sql.create_price_keys), fingerprinted from their base and occurrence (the
     `repeats` table of billing.ingest.number_repeats, or None) into the usage table, skipping fingerprints already
     there, and only the rows actually inserted into both rollups (from the rows the insert returns, not
-    a re-read of the usage table). Returns (rows inserted, of which matched, the customers concerned)."""
+    a re-read of the usage table). Returns (rows inserted, of which matched, the customers concerned).
+
+    ON CONFLICT DO NOTHING costs a fifth of the insert (for every row a probe of the unique index before
+    the insert and a confirmation record in the WAL after it), so a file none of whose first rows is
+    imported yet goes in with a plain INSERT first: the rows are in fingerprint order, so the first ones
+    are a random sample of the file. Should one row exist after all (a file overlapping a few imported
+    rows, or another import committing the same rows meanwhile) the plain insert fails on the unique
+    constraint, is rolled back to its savepoint, and the rows go in with ON CONFLICT DO NOTHING."""
+    if not _overlaps_imported(table):
+        try:
+            with transaction.atomic():
+                return _insert_priced_rows(table, keys, repeats, usage_import_id, skip_existing=False)
+        except IntegrityError as exc:
+            if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) != UNIQUE_FINGERPRINT:
+                raise
+    return _insert_priced_rows(table, keys, repeats, usage_import_id, skip_existing=True)
+
+
+def _overlaps_imported(table: str) -> bool:
+    """Whether any of the first OVERLAP_SAMPLE rows of `table` is imported already (an index probe each)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT fingerprint FROM {table} LIMIT {OVERLAP_SAMPLE}")
+        sample = [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {UsageRow._meta.db_table} WHERE reseller_id = %s AND fingerprint = ANY(%s::uuid[]))",
+            [current_reseller_id(), sample],
+        )
+        return cursor.fetchone()[0]
+
+
+def _insert_priced_rows(table: str, keys: str, repeats, usage_import_id, *, skip_existing: bool):
     rows, daily, spend = _tables()
     fingerprint = "t.fingerprint"  # the first occurrence's (billing.focus.typed_rows_sql)
     if repeats:
@@ -85,14 +135,14 @@ def insert_priced_rows(table: str, keys: str, repeats, usage_import_id) -> tuple
             FROM {table} AS t
             LEFT JOIN {keys} AS k ON {key_join_sql("t", "k")}
             {join_repeats}
-            ON CONFLICT (reseller_id, fingerprint) DO NOTHING
+            {"ON CONFLICT (reseller_id, fingerprint) DO NOTHING" if skip_existing else ""}
             RETURNING customer_id, cloud_account_id, usage_date, provider, service_name, charge_category,
                       NULLIF(price_currency, '') AS currency, fx_rate, cost, price AS price_amount, quantity
-        ), daily AS ({DAILY_SQL.format(daily=daily)}
-        ), spend AS ({SPEND_SQL.format(spend=spend)})
-        SELECT count(*), count(customer_id),
+        ), {rollup_ctes(daily, spend)}
+        SELECT COALESCE(sum(row_count), 0)::bigint,
+               COALESCE(sum(row_count) FILTER (WHERE customer_id IS NOT NULL), 0)::bigint,
                COALESCE(array_agg(DISTINCT customer_id) FILTER (WHERE customer_id IS NOT NULL), '{{}}')
-        FROM src
+        FROM grouped
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, {"reseller": current_reseller_id(), "import": usage_import_id})
@@ -134,9 +184,7 @@ def process_pending(*, usage_import_id=None, today=None) -> int:
                     FROM {stage} AS s WHERE u.id = s.id"""
             )
             cursor.execute(
-                f"WITH src AS (SELECT *, amount AS price_amount FROM {stage}), "
-                f"daily AS ({DAILY_SQL.format(daily=daily)}), "
-                f"spend AS ({SPEND_SQL.format(spend=spend)}) SELECT 1",
+                f"WITH src AS (SELECT *, amount AS price_amount FROM {stage}), {rollup_ctes(daily, spend)} SELECT 1",
                 params,
             )
             cursor.execute(f"SELECT DISTINCT customer_id FROM {stage}")

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.db.models import Sum
 
+from billing import rollups
 from billing.models import DailySpend
 from billing.models_usage import UsageDaily, UsageImport, UsageRow
 from billing.services_usage import do_assign_unmatched, unmatched_accounts
@@ -77,6 +78,32 @@ def test_reimport_and_overlapping_files_do_not_double_count(focus_dir, tmp_path)
         assert (part.status, part.rows_read, part.rows_new) == (UsageImport.Status.DONE, 100, 0)
         assert UsageRow.objects.count() == 200
         assert DailySpend.objects.filter(customer=customer).aggregate(t=Sum("price"))["t"] == before
+
+
+@pytest.mark.parametrize("sample", [rollups.OVERLAP_SAMPLE, 0])
+def test_a_file_overlapping_imported_rows_adds_only_its_new_rows(focus_dir, tmp_path, monkeypatch, sample):
+    """The new rows of a file that repeats imported ones go in once, with their rollups, whether the
+    overlap shows in the rows sampled before the insert (default) or only when the fast plain insert
+    meets an imported row (no sample: it is rolled back and the rows go in skipping the imported ones)."""
+    monkeypatch.setattr(rollups, "OVERLAP_SAMPLE", sample)
+    path = generate(focus_dir, "aws", "1.2", 200)
+    reseller = ResellerFactory()
+    customer = link_all(reseller, "aws", accounts_of(path))
+    lines = path.read_text().splitlines(keepends=True)
+    half = tmp_path / "half.csv"
+    half.write_text("".join(lines[:101]))
+    with tenant_scope(reseller):
+        first, whole = import_file(half), import_file(path)
+        assert (first.rows_new, whole.status, whole.rows_new, whole.rows_duplicate) == (
+            100, UsageImport.Status.DONE, 100, 100
+        )  # fmt: skip
+        assert UsageRow.objects.count() == 200 and UsageRow.objects.filter(usage_import=whole).count() == 100
+        with open(path, newline="") as f:
+            raw = sum(Decimal(r["BilledCost"]) for r in csv.DictReader(f))
+        assert UsageRow.objects.aggregate(t=Sum("cost"))["t"] == raw
+        assert UsageDaily.objects.aggregate(n=Sum("row_count"))["n"] == 200
+        spend = DailySpend.objects.filter(customer=customer).aggregate(t=Sum("cost"))["t"]
+        assert round(spend, 2) == round(raw, 2)
 
 
 def test_unmatched_rows_are_listed_and_reassigned(focus_dir):

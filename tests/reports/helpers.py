@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 from django.db import connection
 
 from billing.models import DailySpend, UsageDaily, UsageImport, UsageRow
-from billing.rollups import DAILY_SQL, SPEND_SQL
+from billing.rollups import rollup_ctes
 from customer360.money import quantize
 from customer360.tenancy import tenant_scope
 
@@ -87,8 +87,7 @@ def roll_up(reseller_id, import_id):
                    NULLIF(price_currency, '') AS currency, fx_rate, cost, price AS price_amount,
                    quantity
             FROM {rows} WHERE reseller_id = %(reseller)s AND usage_import_id = %(import)s
-        ), daily AS ({DAILY_SQL.format(daily=daily)}
-        ), spend AS ({SPEND_SQL.format(spend=spend)})
+        ), {rollup_ctes(daily, spend)}
         SELECT 1"""
     with connection.cursor() as cursor:
         cursor.execute(sql, {"reseller": reseller_id, "import": import_id})

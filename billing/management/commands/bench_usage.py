@@ -23,6 +23,7 @@ from billing import focus
 from billing.demo_usage import rewrite
 from billing.ingest import copy_file, create_staging, read_header
 from billing.models_usage import UsageImport
+from customer360.rls import as_owner
 from customer360.tenancy import tenant_scope
 from customers.models import CloudAccount, Customer
 
@@ -30,6 +31,7 @@ SLUG = "bench-usage"
 CHILD = """
 import json, resource, sys, time, django
 django.setup()
+from customer360.rls import as_owner
 from customer360.tenancy import tenant_scope
 from accounts.models import Reseller
 from billing.services_usage import do_create_import
@@ -112,20 +114,22 @@ class Command(BaseCommand):
         """The bench reseller (replacing an earlier one), its customers and the generated accounts."""
         old = Reseller.objects.filter(slug=SLUG).first()
         if old is not None:
-            with tenant_scope(old):  # the stored copies of the files (2 GB a run)
-                for record in UsageImport.objects.exclude(file=""):
-                    record.file.storage.delete(record.file.name)
-            with connection.cursor() as cursor:
-                for table in (
-                    "billing_usagerow",
-                    "billing_usagedaily",
-                    "billing_dailyspend",
-                    "billing_usageimport",
-                ):
-                    cursor.execute(f"DELETE FROM {table} WHERE reseller_id = %s", [old.pk])
-            with tenant_scope(old):
-                Customer.objects.all().delete()
-            old.delete()
+            # Raw deletes across the reseller's tables: as the tables' owner, past row-level security.
+            with as_owner():
+                with tenant_scope(old):  # the stored copies of the files (2 GB a run)
+                    for record in UsageImport.objects.exclude(file=""):
+                        record.file.storage.delete(record.file.name)
+                with connection.cursor() as cursor:
+                    for table in (
+                        "billing_usagerow",
+                        "billing_usagedaily",
+                        "billing_dailyspend",
+                        "billing_usageimport",
+                    ):
+                        cursor.execute(f"DELETE FROM {table} WHERE reseller_id = %s", [old.pk])
+                with tenant_scope(old):
+                    Customer.objects.all().delete()
+                old.delete()
         reseller = Reseller.objects.create(name="Bench Usage", slug=SLUG)
         User.objects.create_user(
             "owner@bench-usage.example", "bench-usage-pw", reseller=reseller, role=Role.OWNER
