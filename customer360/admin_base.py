@@ -3,6 +3,8 @@ from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectM
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 
+from .validators import has_nul
+
 
 class ValidKeysOnly:
     """Re-rendering a refused form, Django's autocomplete widget looks its posted value up as a key:
@@ -16,7 +18,7 @@ class ValidKeysOnly:
         kept = []
         for v in value:
             try:
-                if "\x00" not in str(v):
+                if not has_nul(v):
                     field.to_python(v)
                     kept.append(v)
             except (ValidationError, ValueError, TypeError):

@@ -76,10 +76,10 @@ def spend_parts(customers, provider, currency, today: date, key: str) -> dict:
             k: ReportData.from_json(v) if isinstance(v, dict) and "slug" in v else v for k, v in found.items()
         }
     state = rollup.state()
-    fresh = state is not None and state.data_version == version
+    monthly = state is not None
+    fresh = monthly and state.data_version == version
     if not fresh:
         queue_rebuild(version)
-    monthly = state is not None
     month_start = today.replace(day=1)
     mtd, top, per_provider = _month_to_date(customers, provider, currency, month_start, today, monthly)
     args = (customers, provider, currency, month_start, today)

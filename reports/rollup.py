@@ -28,8 +28,11 @@ def state() -> SpendMonthState | None:
 
 
 def fresh(version: str | None = None) -> bool:
-    version = version if version is not None else cache.data_version()
-    return SpendMonthState.objects.filter(data_version=version).exists()
+    """Whether the rollup was built from the current data (`version`, read when not given)."""
+    built = state()
+    return built is not None and built.data_version == (
+        version if version is not None else cache.data_version()
+    )
 
 
 @transaction.atomic

@@ -82,7 +82,7 @@ def queue_spend_month_refresh(sender, reseller_id, **kwargs) -> None:
 @shared_task
 def refresh_stale_spend_months() -> int:
     """Beat: rebuild every reseller's monthly spend rollup whose data changed since it was built, so the
-    dashboard seldom meets a stale one (it then reads the daily rollup and queues this rebuild itself).
+    dashboard seldom meets a stale one (it then shows the previous build and queues the rebuild itself).
     Returns how many were rebuilt."""
     from customer360.tenancy import each_reseller_scope
 

@@ -9,6 +9,7 @@ Bounded in the suite (HYPOTHESIS_PROFILE=ci, derandomized); the long run is
 run under atheris (`python tests/security/atheris_fuzz.py`, see docs/security.md).
 """
 
+import csv
 import gzip
 import io
 import json
@@ -194,8 +195,6 @@ def test_the_catalog_import_takes_mutated_records(db):
         records[index][column] = value
         if kind == "csv":
             out = io.StringIO()
-            import csv
-
             writer = csv.DictWriter(out, fieldnames=COLUMNS)
             writer.writeheader()
             writer.writerows(

@@ -31,7 +31,6 @@ SLUG = "bench-usage"
 CHILD = """
 import json, resource, sys, time, django
 django.setup()
-from customer360.rls import as_owner
 from customer360.tenancy import tenant_scope
 from accounts.models import Reseller
 from billing.services_usage import do_create_import
