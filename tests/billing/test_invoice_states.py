@@ -107,6 +107,44 @@ def test_the_database_refuses_changes_to_a_finalized_invoice(reseller):
     assert invoice.total == D("10.00")
 
 
+def test_the_guard_checks_every_row_of_a_statement(reseller):
+    """The guard looks at a whole statement's rows (billing 0016): one line bound for a finalized invoice
+    refuses the statement, and a draft's line can't be moved onto a finalized invoice either."""
+    done = finalized(reseller)
+    other = make_customer(reseller, name="Globex")
+    make_subscription(other, unit_price="5.00", quantity=1)
+    open_draft = draft(other)
+    with tenant_scope(reseller):
+        mine = InvoiceLine.objects.filter(invoice=open_draft).first()
+        batch = []
+        for n, invoice in enumerate([open_draft, done, open_draft]):
+            line = InvoiceLine.objects.filter(invoice=open_draft).first()
+            line.pk, line.invoice, line.position = None, invoice, 50 + n
+            batch.append(line)
+        assert refused(lambda: InvoiceLine.objects.bulk_create(batch))
+        assert InvoiceLine.objects.filter(invoice=open_draft).count() == 1, "nothing of it was written"
+        assert refused(lambda: InvoiceLine.objects.filter(pk=mine.pk).update(invoice=done, position=77))
+        InvoiceLine.objects.filter(pk=mine.pk).update(amount=D("5.00"))  # a draft's line still changes
+
+
+def test_a_line_belongs_to_an_invoice_of_its_own_reseller(reseller, other_reseller):
+    """One composite foreign key (invoice, reseller) holds a line to an invoice of its own reseller."""
+    theirs = make_customer(other_reseller, name="Elsewhere")
+    make_subscription(theirs, unit_price="5.00", quantity=1)
+    their_invoice = draft(theirs)
+    customer = make_customer(reseller, name="Initech")
+    make_subscription(customer, unit_price="10.00", quantity=1)
+    mine = draft(customer)
+
+    def point_at_theirs():
+        with platform_scope(), connection.cursor() as cursor:
+            cursor.execute("UPDATE billing_invoiceline SET invoice_id = %s WHERE invoice_id = %s",
+                           [their_invoice.pk, mine.pk])  # fmt: skip
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # deferred: checked now, not at commit
+
+    assert refused(point_at_theirs)
+
+
 def test_the_allowed_moves_still_work_through_the_guard(reseller):
     invoice = finalized(reseller)
     with tenant_scope(reseller):

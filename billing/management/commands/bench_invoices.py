@@ -23,7 +23,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from accounts.models import Reseller
-from billing.invoice_run import do_start_run
+from billing.invoice_run import CHUNK_SIZE, do_start_run
 from billing.invoicing import generate_invoice
 from billing.models import Invoice, InvoiceLine, InvoiceRun, UsageImport
 from customer360.celery import app
@@ -46,7 +46,7 @@ class Command(BaseCommand):
         parser.add_argument("--customers", type=int, default=10_000)
         parser.add_argument("--usage-rows", type=int, default=5_000_000)
         parser.add_argument("--subscriptions-per-customer", type=int, default=3)
-        parser.add_argument("--chunk-size", type=int, default=100)
+        parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE)
         parser.add_argument("--seed-only", action="store_true", help="write the data and stop")
         parser.add_argument("--workers", type=int, default=2, help="Celery worker processes (default 2)")
         parser.add_argument(

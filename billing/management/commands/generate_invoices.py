@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Reseller
-from billing.invoice_run import do_start_run, failed_customers, parse_period, run_inline
+from billing.invoice_run import CHUNK_SIZE, do_start_run, failed_customers, parse_period, run_inline
 from billing.models import InvoiceRun
 from customer360.tenancy import tenant_scope
 
@@ -24,9 +24,11 @@ class Command(BaseCommand):
         parser.add_argument("--reseller", help="a reseller's slug; default: every reseller")
         parser.add_argument("--inline", action="store_true", help="build the invoices in this process")
         parser.add_argument("--wait", action="store_true", help="with queued chunks: wait for the run to end")
-        parser.add_argument("--chunk-size", type=int, default=100)
+        parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE)
 
-    def handle(self, *args, period, reseller=None, inline=False, wait=False, chunk_size=100, **options):
+    def handle(
+        self, *args, period, reseller=None, inline=False, wait=False, chunk_size=CHUNK_SIZE, **options
+    ):
         try:
             month = parse_period(period)
         except ValidationError as exc:
