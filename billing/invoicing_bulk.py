@@ -16,16 +16,18 @@ so a second run's chunk finds the first's drafts and rebuilds them; finalized in
 the partial unique constraint on (customer, month) is the backstop.
 """
 
+import uuid
 from collections import namedtuple
 from datetime import timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from customer360.money import Money
-from customer360.rls import apply_scope, copy_from_stdin
+from customer360.rls import apply_scope
 from customer360.tenancy import current_reseller_id
 from customers.models import ActivityLog, Customer
 
@@ -34,7 +36,7 @@ from .invoicing_sql import CHARGES, CREDITS, LINE_COLUMNS, TAX, fill_spend
 from .models_charges import ChargeItem, Recurrence
 from .models_credits import Credit, CreditApplication
 from .models_invoices import Invoice, InvoiceStatus, LineKind
-from .models_tax import TaxProfile
+from .models_tax import TaxProfile, TaxRate
 from .services_credits import lock_open_credits, plan_applications
 
 ZERO = Decimal("0")
@@ -42,6 +44,12 @@ ZERO = Decimal("0")
 Ref = namedtuple("Ref", "pk")
 # What tax.tax_breakdown reads of a customer.
 Taxed = namedtuple("Taxed", "tax_profile")
+
+
+def among(ids) -> RawSQL:
+    """`pk__in=among(ids)`: one array parameter for a chunk's thousand ids (a plain list compiles and quotes
+    each id on its own, a measurable part of a chunk's time)."""
+    return RawSQL("SELECT unnest(%s::uuid[])", [list(ids)])
 
 
 def _grouped(rows, key) -> dict:
@@ -57,7 +65,7 @@ def _grouped(rows, key) -> dict:
 def charge_items(ids: list, first, last) -> dict:
     """{customer id: [items in effect]} as invoicing.items_in_effect lists them."""
     items = (
-        ChargeItem.objects.filter(customer__in=ids, valid_from__lte=last)
+        ChargeItem.objects.filter(customer__in=among(ids), valid_from__lte=last)
         .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=first))
         .select_related("group", "cloud_account", "subscription__plan")
         .order_by("group__name", "name", "valid_from", "pk")
@@ -67,10 +75,18 @@ def charge_items(ids: list, first, last) -> dict:
 
 
 def taxed_customers(ids: list) -> dict:
-    """{customer id: what invoicing.tax_lines reads of a customer (its tax profile with the rates)} for the
-    customers that have a profile (without one, tax_lines gives nothing)."""
-    profiles = TaxProfile.objects.filter(customer__in=ids).prefetch_related("rates")
-    return {p.customer_id: Taxed(p) for p in profiles}
+    """{customer id: what invoicing.tax_lines reads of a customer (its tax profile and the profile's
+    rates)} for the customers that have a profile (without one, tax_lines gives nothing). The rates are
+    read once for the chunk and shared by the profiles naming them (tax.tax_breakdown's chunk_rates)."""
+    profiles = {p.pk: p for p in TaxProfile.objects.filter(customer__in=among(ids))}
+    links = TaxProfile.rates.through.objects.filter(taxprofile__in=among(profiles)).values_list(
+        "taxprofile_id", "taxrate_id"
+    )
+    links = _grouped(links, lambda link: link[0])
+    rates = TaxRate.objects.in_bulk({rate for pairs in links.values() for _, rate in pairs})
+    for pk, profile in profiles.items():
+        profile.chunk_rates = [rates[rate] for _, rate in links.get(pk, [])]
+    return {p.customer_id: Taxed(p) for p in profiles.values()}
 
 
 def open_credits(currencies: dict, on_date) -> dict:
@@ -89,9 +105,10 @@ def open_credits(currencies: dict, on_date) -> dict:
 
 
 def spend_drafts(groups: list) -> list[Draft]:
-    """The spend as charge_lines and tax_lines read it: one line per tax category and scope."""
+    """The spend as charge_lines and tax_lines read it: one line per tax category and scope (for a customer
+    with neither charge items nor tax, one line of its total)."""
     return [
-        Draft("", "", "", amount, cost, category,
+        Draft("", "", "", amount, cost or ZERO, category or "",
               refs={"cloud_account": account and Ref(account), "subscription": sub and Ref(sub)})
         for _, category, account, sub, amount, cost in groups
     ]  # fmt: skip
@@ -103,13 +120,13 @@ def spend_drafts(groups: list) -> list[Draft]:
 @transaction.atomic
 def generate_chunk(customer_ids, month, *, run=None) -> dict:
     """Build or rebuild the draft invoices of `customer_ids` for `month` in one transaction. Returns
-    {customer id: invoice, or None when there is nothing to invoice}; a finalized invoice is left untouched;
-    a customer no longer there is left out."""
+    {customer id: invoice id, or None when there is nothing to invoice}; a finalized invoice is left
+    untouched; a customer no longer there is left out."""
     month = month.replace(day=1)
     first, last = month_bounds(month)
     customers = {
         pk: (currency, terms)
-        for pk, currency, terms in Customer.objects.filter(pk__in=list(customer_ids))
+        for pk, currency, terms in Customer.objects.filter(pk__in=among(customer_ids))
         .order_by("pk")
         .select_for_update()
         .values_list("pk", "currency", "payment_terms_days")
@@ -117,20 +134,20 @@ def generate_chunk(customer_ids, month, *, run=None) -> dict:
     existing = {
         inv.customer_id: inv
         for inv in Invoice.objects.select_for_update()
-        .filter(customer__in=list(customers), month=month)
+        .filter(customer__in=among(customers), month=month)
         .exclude(status=InvoiceStatus.VOID)
     }
     drafts = [inv for inv in existing.values() if inv.status == InvoiceStatus.DRAFT]
     if drafts:
         # Rebuilding: the credit the old drafts took goes back first.
         CreditApplication.objects.filter(invoice_ref__in=[invoice_ref(inv) for inv in drafts]).delete()
-    results = {pk: inv for pk, inv in existing.items() if inv.status != InvoiceStatus.DRAFT}
+    results = {pk: inv.pk for pk, inv in existing.items() if inv.status != InvoiceStatus.DRAFT}
     todo = [pk for pk in customers if pk not in results]
     reseller_id = current_reseller_id()
-    notes, spend = fill_spend(todo, first, last, reseller_id)
-    spend = _grouped(spend, lambda row: row[0])
     items = charge_items(todo, first, last)
     taxed = taxed_customers(todo)
+    notes, spend = fill_spend(todo, first, last, reseller_id, detailed=list(items.keys() | taxed.keys()))
+    spend = _grouped(spend, lambda row: row[0])
     extra, partial = {}, {}
     for pk in todo:
         currency = customers[pk][0]
@@ -144,21 +161,15 @@ def generate_chunk(customer_ids, month, *, run=None) -> dict:
         subtotal = sum((ln.amount for ln in lines + charges), ZERO)
         partial[pk] = (subtotal, sum((ln.amount for ln in taxes), ZERO))
     credits = open_credits({pk: customers[pk][0] for pk, (s, t) in partial.items() if s + t > 0}, last)
-    new, changed, applications, activity = [], [], [], []
-    now = timezone.now()
+    invoices, applications, activity = [], [], []
+    invoice_date = last + timedelta(days=1)
     for pk, (subtotal, tax) in partial.items():
         currency, terms = customers[pk]
-        invoice = existing.get(pk) or Invoice(customer_id=pk, month=month, reseller_id=reseller_id)
-        (changed if pk in existing else new).append(invoice)
-        invoice.currency = currency
-        invoice.invoice_date = last + timedelta(days=1)
-        invoice.due_date = invoice.invoice_date + timedelta(days=terms)
-        invoice.notes = notes.get(pk) or ""
-        invoice.generated_at, invoice.run = now, run
+        invoice_id = existing[pk].pk if pk in existing else uuid.uuid4()
         credit_lines = []
         if subtotal + tax > 0 and credits.get(pk):
             plan = plan_applications(credits[pk], subtotal + tax, last)
-            ref = invoice_ref(invoice)
+            ref = invoice_ref(Ref(invoice_id))
             for credit, used in plan:
                 applications.append(
                     CreditApplication(credit=credit, amount=used, applied_on=last, invoice_ref=ref)
@@ -171,9 +182,11 @@ def generate_chunk(customer_ids, month, *, run=None) -> dict:
                 activity.append(_credit_activity(pk, reseller_id, currency, plan, credits[pk], ref))
         extra[pk].append((CREDITS, credit_lines))
         used = sum((-ln.amount for ln in credit_lines), ZERO)
-        invoice.subtotal, invoice.tax, invoice.credits = subtotal, tax, used
-        invoice.total = subtotal + tax - used
-        results[pk] = invoice
+        invoices.append((
+            pk, invoice_id, pk not in existing, currency, invoice_date, invoice_date + timedelta(days=terms),
+            notes.get(pk) or "", subtotal, tax, used, subtotal + tax - used,
+        ))  # fmt: skip
+        results[pk] = invoice_id
     stale = [
         inv.pk for pk, inv in existing.items() if inv.status == InvoiceStatus.DRAFT and pk not in partial
     ]
@@ -181,8 +194,12 @@ def generate_chunk(customer_ids, month, *, run=None) -> dict:
         Invoice.objects.filter(pk__in=stale).delete()
     for pk in customers:
         results.setdefault(pk, None)
-    _write(new, changed, applications, activity)
-    write_lines({pk: results[pk].pk for pk in partial}, extra, rebuilt=[inv.pk for inv in drafts])
+    write_invoices(invoices, month, run, updated=bool(drafts))
+    if applications:
+        CreditApplication.objects.bulk_create(applications)
+    if activity:
+        ActivityLog.objects.bulk_create(activity)
+    write_lines(extra, rebuilt=[inv.pk for inv in drafts])
     return results
 
 
@@ -199,53 +216,57 @@ def _credit_activity(customer_id, reseller_id, currency, plan, opens: list, ref:
     )  # fmt: skip
 
 
-def _write(new: list, changed: list, applications: list, activity: list) -> None:
-    if new:
-        insert_invoices(new)
-    if changed:
-        update_drafts(changed)
-    if applications:
-        CreditApplication.objects.bulk_create(applications)
-    if activity:
-        ActivityLog.objects.bulk_create(activity)
+# What a chunk sets on each of its invoices; the other columns of a new one take their field's default.
+INVOICE_VALUES = ["customer_id", "id", "new", "currency", "invoice_date", "due_date", "notes", "subtotal", "tax",
+                  "credits", "total"]  # fmt: skip
+INVOICE_TYPES = ["uuid", "uuid", "boolean", "varchar", "date", "date", "text", "numeric", "numeric", "numeric",
+                 "numeric"]  # fmt: skip
+UPDATED = INVOICE_VALUES[3:] + ["generated_at", "run_id"]
 
 
-def insert_invoices(invoices: list) -> None:
-    """The new drafts with COPY: every column of the model, each left as its field's default unless set
-    (bulk_create spends longer building its statement than the database takes to insert them)."""
-    fields = Invoice._meta.concrete_fields
-    with connection.cursor() as cursor:
-        with copy_from_stdin(cursor, Invoice._meta.db_table, [f.column for f in fields]) as copy:
-            for invoice in invoices:
-                copy.write_row([getattr(invoice, f.attname) for f in fields])
-
-
-UPDATED = ["currency", "invoice_date", "due_date", "notes", "generated_at", "run_id", "subtotal", "tax", "credits",
-           "total"]  # fmt: skip
-
-
-def update_drafts(invoices: list) -> None:
-    """The rebuilt drafts' new values copied into a temporary table, then one UPDATE … FROM it (bulk_update's
-    CASE per field and row, or a VALUES list of 10 parameters a row, cost more than building the invoices);
-    rows of the reseller in scope only, drafts only."""
-    columns = ["id", *UPDATED]
+def write_invoices(rows: list, month, run, *, updated: bool) -> None:
+    """The chunk's invoices (INVOICE_VALUES rows) copied into chunk_invoice, then the new ones inserted and
+    the rebuilt drafts updated from it with one statement each (model instances, bulk_create's statement
+    of 24 parameters a row or a VALUES list cost more than the database takes to write them). Rows of the
+    reseller in scope only; a draft only."""
     with connection.cursor() as cursor:
         raw = cursor.cursor
+        columns = ", ".join(f"{c} {t}" for c, t in zip(INVOICE_VALUES, INVOICE_TYPES, strict=True))
         raw.execute(
-            "DROP TABLE IF EXISTS chunk_draft; "
-            f"CREATE TEMP TABLE chunk_draft ON COMMIT DROP AS SELECT {', '.join(columns)} FROM billing_invoice "
-            "WITH NO DATA"
+            f"DROP TABLE IF EXISTS chunk_invoice; CREATE TEMP TABLE chunk_invoice ({columns}) ON COMMIT DROP"
         )
-        with raw.copy(f"COPY chunk_draft ({', '.join(columns)}) FROM STDIN") as copy:
-            for inv in invoices:
-                copy.write_row([inv.pk, *(getattr(inv, f) for f in UPDATED)])
+        with raw.copy(f"COPY chunk_invoice ({', '.join(INVOICE_VALUES)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        fixed = {
+            "reseller_id": current_reseller_id(), "month": month, "generated_at": timezone.now(),
+            "run_id": run and run.pk,
+        }  # fmt: skip
+        names, values, params = [], [], []
+        for field in Invoice._meta.concrete_fields:
+            names.append(field.column)
+            if field.column in INVOICE_VALUES:
+                values.append(f"ci.{field.column}")
+            else:
+                values.append("%s")
+                value = fixed[field.column] if field.column in fixed else field.get_default()
+                params.append(field.get_db_prep_save(value, connection))
         cursor.execute(
-            f"UPDATE billing_invoice i SET {', '.join(f'{f} = v.{f}' for f in UPDATED)} FROM chunk_draft v "
-            "WHERE i.id = v.id AND i.reseller_id = %s AND i.status = 'draft'",
-            [current_reseller_id()],
+            f"INSERT INTO billing_invoice ({', '.join(names)}) SELECT {', '.join(values)} "
+            "FROM chunk_invoice ci WHERE ci.new",
+            params,
         )
-        if cursor.rowcount != len(invoices):
-            raise RuntimeError(f"{len(invoices) - cursor.rowcount} drafts changed under the run's lock")
+        if not updated:
+            return
+        cursor.execute(
+            f"UPDATE billing_invoice i SET {', '.join(f'{c} = v.{c}' for c in UPDATED[:-2])}, "
+            "generated_at = %s, run_id = %s FROM chunk_invoice v "
+            "WHERE i.id = v.id AND NOT v.new AND i.reseller_id = %s AND i.status = 'draft'",
+            [fixed["generated_at"], fixed["run_id"], fixed["reseller_id"]],
+        )
+        expected = sum(1 for row in rows if not row[2])
+        if cursor.rowcount != expected:
+            raise RuntimeError(f"{expected - cursor.rowcount} drafts changed under the run's lock")
 
 
 def _ref_id(refs: dict, name: str):
@@ -265,10 +286,8 @@ def draft_row(customer_id, group: int, n: int, ln: Draft) -> tuple:
 
 
 # The chunk's lines with their invoice and position (descriptions cut to the column's 300 characters).
-FINAL = f"""
-DROP TABLE IF EXISTS chunk_final;
-CREATE TEMP TABLE chunk_final ON COMMIT DROP AS
-SELECT i.invoice_id,
+NUMBERED = f"""
+SELECT i.id AS invoice_id,
        row_number() OVER (PARTITION BY l.customer_id ORDER BY l.grp, l.k1, l.k2, l.k3) AS position,
        {", ".join(f"left(l.{c}, 300) AS {c}" if c in ("description", "source") else f"l.{c}" for c in LINE_COLUMNS)}
 FROM chunk_line l JOIN chunk_invoice i USING (customer_id)
@@ -291,14 +310,14 @@ WHERE o.invoice_id = ANY(%(drafts)s) AND o.id NOT IN (SELECT id FROM chunk_kept)
 INSERT = f"""
 INSERT INTO billing_invoiceline (id, reseller_id, invoice_id, position, {", ".join(LINE_COLUMNS)})
 SELECT gen_random_uuid(), %s, n.invoice_id, n.position, {", ".join(f"n.{c}" for c in LINE_COLUMNS)}
-FROM chunk_final n
+FROM {{lines}} n
 """
 
 
-def write_lines(invoice_of: dict, extra: dict, *, rebuilt: list) -> None:
+def write_lines(extra: dict, *, rebuilt: list) -> None:
     """The chunk's lines from chunk_line (spend from SQL, the `extra` lines made in Python: {customer id:
-    [(group, drafts)]}) onto the invoices of `invoice_of` ({customer id: invoice id}). Of the `rebuilt`
-    drafts (ids), the unchanged lines stay and only the others are replaced."""
+    [(group, drafts)]}) onto the invoices of chunk_invoice. Of the `rebuilt` drafts (ids), the unchanged
+    lines stay and only the others are replaced."""
     apply_scope(connection)
     with connection.cursor() as cursor:
         raw = cursor.cursor
@@ -308,17 +327,14 @@ def write_lines(invoice_of: dict, extra: dict, *, rebuilt: list) -> None:
                 for group, drafts in groups:
                     for n, ln in enumerate(drafts):
                         copy.write_row(draft_row(pk, group, n, ln))
+        if not rebuilt:
+            cursor.execute(INSERT.format(lines=f"({NUMBERED})"), [current_reseller_id()])
+            return
         raw.execute(
-            "DROP TABLE IF EXISTS chunk_invoice; "
-            "CREATE TEMP TABLE chunk_invoice (customer_id uuid PRIMARY KEY, invoice_id uuid) ON COMMIT DROP"
+            f"DROP TABLE IF EXISTS chunk_final; CREATE TEMP TABLE chunk_final ON COMMIT DROP AS {NUMBERED}"
         )
-        with raw.copy("COPY chunk_invoice (customer_id, invoice_id) FROM STDIN") as copy:
-            for row in invoice_of.items():
-                copy.write_row(row)
-        raw.execute(FINAL)
-        if rebuilt:
-            # Statistics, so the old lines are probed by invoice rather than all of the reseller's scanned.
-            raw.execute("ANALYZE chunk_final")
-            raw.execute(KEEP, {"drafts": rebuilt})
-            raw.execute(DELETE_CHANGED, {"drafts": rebuilt})
-        cursor.execute(INSERT, [current_reseller_id()])
+        # Statistics, so the old lines are probed by invoice rather than all of the reseller's scanned.
+        raw.execute("ANALYZE chunk_final")
+        raw.execute(KEEP, {"drafts": rebuilt})
+        raw.execute(DELETE_CHANGED, {"drafts": rebuilt})
+        cursor.execute(INSERT.format(lines="chunk_final"), [current_reseller_id()])

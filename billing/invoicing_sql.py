@@ -259,21 +259,26 @@ SELECT customer_id, string_agg(note, E'\\n' ORDER BY k) FROM (
 ) notes GROUP BY customer_id
 """
 
-# The spend read back for what depends on it (charges, discounts, tax, credits): summed per tax category and
-# the scopes a charge item can have (a sum of rounded lines is exact, so the parts add up to the lines).
+# The spend read back for what depends on it (charges, discounts, tax): summed per tax category and the
+# scopes a charge item can have for the `detailed` customers (a sum of rounded lines is exact, so the parts
+# add up to the lines); for the others (no charge item, no tax profile) only its total counts.
 SPEND = """
 SELECT customer_id, tax_category, cloud_account_id, subscription_id, sum(amount), sum(cost)
-FROM chunk_line GROUP BY customer_id, tax_category, cloud_account_id, subscription_id
-ORDER BY customer_id, tax_category, cloud_account_id, subscription_id
+FROM chunk_line WHERE customer_id = ANY(%(detailed)s)
+GROUP BY customer_id, tax_category, cloud_account_id, subscription_id
+UNION ALL
+SELECT customer_id, NULL, NULL, NULL, sum(amount), NULL
+FROM chunk_line WHERE NOT customer_id = ANY(%(detailed)s) GROUP BY customer_id
+ORDER BY 1, 2, 3, 4
 """
 
 
-def fill_spend(ids: list, first, last, reseller_id) -> tuple[dict, list]:
+def fill_spend(ids: list, first, last, reseller_id, detailed: list) -> tuple[dict, list]:
     """The chunk's subscription and usage lines into chunk_line; returns ({customer id: notes}, the spend
-    grouped as SPEND reads it)."""
+    as SPEND reads it)."""
     params = {
         "ids": list(ids), "first": first, "last": last, "dim": (last - first).days + 1,
-        "tz": timezone.get_current_timezone_name(), "reseller": reseller_id,
+        "tz": timezone.get_current_timezone_name(), "reseller": reseller_id, "detailed": list(detailed),
     }  # fmt: skip
     with connection.cursor() as cursor:
         # A chunk's daily usage rows are grouped in memory (hashed, not sorted on disk in 4 MB runs).
@@ -285,6 +290,6 @@ def fill_spend(ids: list, first, last, reseller_id) -> tuple[dict, list]:
         cursor.execute(USAGE_LINES, params)
         cursor.execute(NOTES, params)
         notes = dict(cursor.fetchall())
-        cursor.execute(SPEND)
+        cursor.execute(SPEND, params)
         spend = cursor.fetchall()
     return notes, spend

@@ -33,6 +33,13 @@ def _profile(customer):
         return None
 
 
+def _rates(profile):
+    # The invoice run reads a chunk's rates once and hands each profile its list of them (chunk_rates):
+    # a reseller's few rates are shared by thousands of profiles.
+    shared = getattr(profile, "chunk_rates", None)
+    return shared if shared is not None else profile.rates.all()
+
+
 def tax_breakdown(customer, category: str, amount: Money, on_date: date) -> list[TaxComponent]:
     """The tax components on `amount` of `category` for `customer` on `on_date`, by rate name.
     An unknown category is a programming error (a typo must not silently mean "no tax")."""
@@ -41,7 +48,7 @@ def tax_breakdown(customer, category: str, amount: Money, on_date: date) -> list
     profile = _profile(customer)
     if profile is None or not profile.taxes(category, on_date):
         return []
-    rates = sorted((r for r in profile.rates.all() if r.in_effect(on_date)), key=lambda r: (r.name, r.pk))
+    rates = sorted((r for r in _rates(profile) if r.in_effect(on_date)), key=lambda r: (r.name, r.pk))
     return [
         TaxComponent(
             name=r.name, rate=r.rate, amount=Money(amount.amount * r.rate / HUNDRED, amount.currency)

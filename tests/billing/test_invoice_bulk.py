@@ -177,16 +177,14 @@ def test_a_second_chunk_run_rebuilds_the_drafts_in_place_and_leaves_finalized_in
     with tenant_scope(reseller):
         first = generate_chunk(ids, OCT)
     before, _ = state(reseller)
-    done = next(inv for inv in first.values() if inv is not None)
     with tenant_scope(reseller):
+        done = Invoice.objects.select_related("customer").get(pk=next(pk for pk in first.values() if pk))
         Invoice.objects.filter(pk=done.pk).update(status="open", number="INV-2026-1")
         # New usage of the finalized invoice's customer: its invoice must not change.
         add_usage(make_account(done.customer, "123123123123"), date(2026, 10, 4), "S3", "1.00")
         again = generate_chunk(ids, OCT)
     after, _ = state(reseller)
-    assert {pk: inv.pk for pk, inv in again.items() if inv} == {
-        pk: inv.pk for pk, inv in first.items() if inv
-    }
+    assert again == first, "every draft rebuilt in place, the finalized invoice left as it was"
     finalized = done.customer.name
     assert after[finalized][0][0] == "open"
     assert after[finalized][1:] == before[finalized][1:]
@@ -233,6 +231,6 @@ def test_a_chunk_takes_the_same_queries_for_3_customers_as_for_15(reseller):
     uniform_world(reseller, 18)
     ids = all_ids(reseller)
     small, big = chunk_queries(reseller, ids[:3]), chunk_queries(reseller, ids[3:18])
-    assert len(small) == len(big) <= 25, "a query per customer crept into the chunk: why?\n" + "\n".join(big)
+    assert len(small) == len(big) <= 26, "a query per customer crept into the chunk: why?\n" + "\n".join(big)
     rebuild_small, rebuild_big = chunk_queries(reseller, ids[:3]), chunk_queries(reseller, ids[3:18])
-    assert len(rebuild_small) == len(rebuild_big) <= 25, "\n".join(rebuild_big)
+    assert len(rebuild_small) == len(rebuild_big) <= 26, "\n".join(rebuild_big)
