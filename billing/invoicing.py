@@ -1,6 +1,7 @@
 """Building a customer's invoice for a month: generate_invoice(), one customer in one transaction (the invoice
-run builds whole chunks with billing.invoicing_bulk from the same pure functions, and falls back to this one
-customer at a time when a chunk fails).
+run builds whole chunks with billing.invoicing_bulk: the subscription and usage lines in SQL, as
+billing.invoicing_sql mirrors subscription_lines and usage_lines below, and the rest with the same pure
+functions; it falls back to this one customer at a time when a chunk fails).
 
 The draft is rebuilt from scratch in one transaction, in this order, every line saying where it came from:
 1. subscription fees: monthly ones prorated by day (a mid-month start, a cancellation, each license change
@@ -376,9 +377,8 @@ def build_lines(customer, month: date) -> tuple[list[Draft], list[str]]:
 def build_lines_from(
     customer, month: date, subscriptions, usage: list, other: int, items
 ) -> tuple[list, list]:
-    """build_lines from its inputs, read one customer at a time (above) or a chunk at a time
-    (billing.invoicing_bulk): subscriptions as _subscription_inputs yields them, usage lines and the count
-    of daily usage rows in another currency, charge items in effect."""
+    """build_lines from its inputs: subscriptions as _subscription_inputs yields them, usage lines and the
+    count of daily usage rows in another currency, charge items in effect."""
     first, last = month_bounds(month)
     currency = customer.currency
     spend, notes = [], []

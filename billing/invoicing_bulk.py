@@ -6,8 +6,9 @@ for the whole chunk into a temporary table (billing.invoicing_sql). Python then 
 per customer, tax category and scope, and adds what depends on the whole invoice with the same pure functions
 as the per-customer path (billing.invoicing.generate_invoice): charge_lines, tax_lines and
 services_credits.plan_applications, for the customers that have charge items, a tax profile or credit.
-The invoices are inserted in bulk or updated with one UPDATE … FROM (VALUES …); the lines are written from the
-temporary table with one INSERT … SELECT, and on a re-run only a draft's lines that changed are replaced.
+The invoices are copied into a temporary table, then inserted or (rebuilt drafts) updated from it with one
+statement each; the lines are written from the temporary table with one INSERT … SELECT, and on a re-run
+only a draft's lines that changed are replaced.
 The result is the same invoice, line for line, as generate_invoice gives (tests/billing/test_invoice_bulk.py).
 
 Exactly once, as in the per-customer path: the chunk's customer rows are locked (in primary-key order, so two
@@ -97,7 +98,7 @@ def open_credits(currencies: dict, on_date) -> dict:
     currency_of = Q()
     for currency in set(currencies.values()):
         currency_of |= Q(
-            customer__in=[pk for pk, c in currencies.items() if c == currency], currency=currency
+            customer__in=among(pk for pk, c in currencies.items() if c == currency), currency=currency
         )
     return _grouped(
         lock_open_credits(Credit.objects.filter(currency_of), on_date), lambda o: o.credit.customer_id

@@ -5,7 +5,8 @@ sources; tests/billing/test_invoice_bulk.py compares them line for line). The ru
 lines: 3 subscription and 5 usage lines a customer against a charge, a discount, a tax or a credit line for
 some. What depends on the whole invoice (charges, discounts, tax, credits) stays in Python
 (invoicing_bulk), which reads the spend back grouped by tax category and scope, and adds its lines to the
-same table; the chunk's invoice lines are then written from it with two statements (invoicing_bulk.write_lines).
+same table; the chunk's invoice lines are then numbered and written from it with one INSERT … SELECT
+(invoicing_bulk.write_lines).
 
 Rounding is customer360.money's: half-up (PostgreSQL's round() on numeric rounds half away from zero, as
 ROUND_HALF_UP does) at the currency's minor unit (MINOR_UNITS below, from the same table).
