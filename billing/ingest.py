@@ -19,7 +19,6 @@ import leaves it alone, and a sweep (billing.services_usage.recover_stale_import
 "Reading"/"Processing" whose lock is free has lost its worker.
 """
 
-import csv
 import gzip
 import io
 import logging
@@ -39,7 +38,7 @@ from .models_usage import UsageImport
 from .pricing_sql import create_price_keys
 from .rollups import insert_priced_rows, refresh_customers
 from .signals import send_usage_rolled_up
-from .usage_files import MAX_HEADER_BYTES, BoundedGzip, ExpansionRefused, check_parquet_size
+from .usage_files import ExpansionRefused, is_gzip, is_parquet, open_binary, read_header
 from .usage_locks import closed_period_filter, count_in_closed_periods
 
 logger = logging.getLogger(__name__)
@@ -51,58 +50,8 @@ class ImportFailed(Exception):
     pass
 
 
-def _is_parquet(path) -> bool:
-    with open(path, "rb") as f:
-        return f.read(4) == b"PAR1"
-
-
-def _is_gzip(path) -> bool:
-    with open(path, "rb") as f:
-        return f.read(2) == b"\x1f\x8b"
-
-
-def _open_binary(path):
-    return BoundedGzip(path) if _is_gzip(path) else open(path, "rb")  # noqa: SIM115 - the callers close it
-
-
-def read_header(path) -> list:
-    if _is_parquet(path):
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        try:
-            parquet = pq.ParquetFile(path)
-            check_parquet_size(parquet, path)
-            return list(parquet.schema_arrow.names)
-        except ExpansionRefused as exc:
-            raise focus.FocusFormatError(str(exc)) from exc
-        except (pa.ArrowException, OSError) as exc:  # a truncated or corrupt file
-            raise focus.FocusFormatError(f"The Parquet file cannot be read: {exc}") from exc
-    with _open_binary(path) as f:
-        try:
-            raw = f.readline(MAX_HEADER_BYTES)
-            if not raw.endswith(b"\n") and len(raw) >= MAX_HEADER_BYTES:
-                raise focus.FocusFormatError(
-                    f"Line 1 is longer than {MAX_HEADER_BYTES // 1024:,} KB without ending: it is not a FOCUS header."
-                )
-            line = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise focus.FocusFormatError("Line 1 is not UTF-8 text: the file must be UTF-8 encoded.") from exc
-        except ExpansionRefused as exc:
-            raise focus.FocusFormatError(str(exc)) from exc
-        except (OSError, EOFError) as exc:
-            raise focus.FocusFormatError(f"The file cannot be read: {exc}") from exc
-    try:
-        header = next(csv.reader([line]), [])
-    except csv.Error as exc:  # e.g. a carriage return alone inside the header line
-        raise focus.FocusFormatError(f"Line 1 is not a CSV header: {exc}.") from exc
-    if not header:
-        raise focus.FocusFormatError("The file is empty: line 1 should be the FOCUS header.")
-    return header
-
-
 def _csv_chunks(path):
-    with _open_binary(path) as f:
+    with open_binary(path) as f:
         f.readline()  # the header, read by read_header
         while chunk := f.read(CHUNK):
             yield chunk
@@ -130,7 +79,7 @@ def _parquet_chunks(path):
 
 
 def file_chunks(path):
-    return _parquet_chunks(path) if _is_parquet(path) else _csv_chunks(path)
+    return _parquet_chunks(path) if is_parquet(path) else _csv_chunks(path)
 
 
 def _copy_error(exc, lines_before: int = 0) -> str:
@@ -217,11 +166,12 @@ def validate(name: str, layout: focus.Layout, provider: str) -> None:
         raise ImportFailed(f"The file has bad rows; nothing was imported. First bad rows:\n{lines}")
 
 
-def staging_names(import_id) -> tuple[str, str, str, str]:
+def staging_names(import_id) -> tuple[str, str, str, str, str]:
     """The import's text staging table, typed table, second-half staging table (ingest_split) and the
-    second half's typed table (ingest_pipeline), named after it so a sweep can find them."""
+    second half's two typed tables (ingest_pipeline), named after it so a sweep can find them."""
     hex_ = import_id.hex
-    return f"usage_stage_{hex_}", f"usage_typed_{hex_}", f"usage_half_{hex_}", f"usage_typed_half_{hex_}"
+    return (f"usage_stage_{hex_}", f"usage_typed_{hex_}", f"usage_half_{hex_}", f"usage_typed_half_{hex_}",
+            f"usage_typed_rest_{hex_}")  # fmt: skip
 
 
 def copy_staging(name: str, layout: focus.Layout, path, *, import_id=None) -> tuple[int, str, int | None]:
@@ -230,7 +180,7 @@ def copy_staging(name: str, layout: focus.Layout, path, *, import_id=None) -> tu
     (`import_id`: outside a transaction) is copied in two halves at once (billing.ingest_split); the
     relation is then a TEMP view of both, and the second half's table is staging_names()[2]."""
     cut = None
-    if import_id is not None and not _is_parquet(path) and not _is_gzip(path):
+    if import_id is not None and not is_parquet(path) and not is_gzip(path):
         cut = ingest_split.record_boundary(path, ingest_split.data_start(path))
     if cut is None:
         with transaction.atomic():
