@@ -11,7 +11,8 @@
    The pricing look-ups run once per distinct key (billing.pricing_sql.create_price_keys); one
    INSERT (… ON CONFLICT (reseller, fingerprint) DO NOTHING when the file overlaps imported rows) joins
    the keys, prices each row and rolls up only the rows inserted (billing.rollups); then the customers'
-   month-to-date spend is refreshed.
+   month-to-date spend is refreshed. A file copied in halves is typed and inserted part by part, the
+   second half typed on a connection of its own while the first is inserted (billing.ingest_pipeline).
 Anything wrong: the import is FAILED with a report, and no usage row of it is kept.
 
 A running import holds a PostgreSQL advisory lock on its id (`import_lock`): a second run of the same
@@ -383,8 +384,9 @@ def insert_rows(name: str, layout: focus.Layout, usage_import: UsageImport, read
 
 
 def insert_typed(typed: str, usage_import: UsageImport, phase, *, try_plain: bool = True):
-    """Match, rate, deduplicate and roll up the rows of the typed relation `typed`; returns (new rows, matched, rows of closed periods, the customers concerned). Repeated lines are
-    numbered only when the plain insert meets one (rollups.insert_priced_rows)."""
+    """Match, rate, deduplicate and roll up the rows of the typed relation `typed`; returns (new rows,
+    matched, rows of closed periods, the customers concerned). Repeated lines are numbered only when the
+    plain insert meets one (rollups.insert_priced_rows; that "repeats" phase is within the insert's)."""
     keys = f"usage_keys_{usage_import.pk.hex}"
     matched_view = f"usage_matched_{usage_import.pk.hex}"
     repeats = f"usage_repeats_{usage_import.pk.hex}"

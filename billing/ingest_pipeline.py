@@ -43,6 +43,7 @@ class HalfTyping(threading.Thread):
         self.statements, self.params, self.rows, self.error, self.conn = statements, params, [], None, None
         self.connect_params = driver_params()  # the import's connection's (this thread has its own)
         self.done = [threading.Event() for _ in statements]
+        self.stopped = False
 
     def run(self):
         try:
@@ -54,6 +55,8 @@ class HalfTyping(threading.Thread):
                 conn.execute("SET work_mem = '256MB'")
                 conn.execute("SET jit = off")
                 for i, sql in enumerate(self.statements):
+                    if self.stopped:
+                        break
                     self.rows.append(conn.execute(sql, self.params).rowcount)
                     self.done[i].set()
         except Exception as exc:  # noqa: BLE001 - handed to the import's thread, which reports it
@@ -68,6 +71,7 @@ class HalfTyping(threading.Thread):
         return self.error is None
 
     def cancel(self):
+        self.stopped = True
         if self.is_alive() and self.conn is not None:
             self.conn.cancel()
         self.join()
