@@ -83,11 +83,15 @@ def insert_halves(view: str, layout, usage_import, read: int, first: int, phase)
     periods, the customers concerned)."""
     stage, typed, half, *rest = ingest.staging_names(usage_import.pk)
     provider, columns = usage_import.provider, ", ".join(layout.staging_columns)
-    # The second half in two parts: the last insert (nothing left to type beside it) is a quarter.
-    middle = first + (read - first) // 2
-    part = "(SELECT line_no + {first} AS line_no, {columns} FROM {half} WHERE line_no + {first} {cond})"
-    sources = [part.format(first=int(first), columns=columns, half=half, cond=cond)
-               for cond in (f"<= {middle}", f"> {middle}")]  # fmt: skip
+    # The second half in two parts: the last insert (nothing left to type beside it) is a quarter. Cut by
+    # pages, each part read by a TID range scan of its own pages (a filter on line_no would read the whole
+    # table twice); the line numbers come from line_no, whatever the rows' order on the pages.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int", [half])
+        middle = cursor.fetchone()[0] // 2
+    part = "(SELECT line_no + {first} AS line_no, {columns} FROM {half} WHERE ctid {op} '({middle},0)'::tid)"
+    sources = [part.format(first=int(first), columns=columns, half=half, op=op, middle=int(middle))
+               for op in ("<", ">=")]  # fmt: skip
     with phase("type+fingerprint"):
         ingest.type_rows(stage, typed, layout, usage_import, first, report_from=view)
     statements = [
