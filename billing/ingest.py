@@ -11,7 +11,8 @@
    The pricing look-ups run once per distinct key (billing.pricing_sql.create_price_keys); one
    INSERT (… ON CONFLICT (reseller, fingerprint) DO NOTHING when the file overlaps imported rows) joins
    the keys, prices each row and rolls up only the rows inserted (billing.rollups); then the customers'
-   month-to-date spend is refreshed.
+   month-to-date spend is refreshed. A file copied in halves is typed and inserted part by part, the
+   second half typed on a connection of its own while the first is inserted (billing.ingest_pipeline).
 Anything wrong: the import is FAILED with a report, and no usage row of it is kept.
 
 A running import holds a PostgreSQL advisory lock on its id (`import_lock`): a second run of the same
@@ -19,7 +20,6 @@ import leaves it alone, and a sweep (billing.services_usage.recover_stale_import
 "Reading"/"Processing" whose lock is free has lost its worker.
 """
 
-import csv
 import gzip
 import io
 import logging
@@ -39,7 +39,7 @@ from .models_usage import UsageImport
 from .pricing_sql import create_price_keys
 from .rollups import insert_priced_rows, refresh_customers
 from .signals import send_usage_rolled_up
-from .usage_files import MAX_HEADER_BYTES, BoundedGzip, ExpansionRefused, check_parquet_size
+from .usage_files import ExpansionRefused, is_gzip, is_parquet, open_binary, read_header
 from .usage_locks import closed_period_filter, count_in_closed_periods
 
 logger = logging.getLogger(__name__)
@@ -51,58 +51,8 @@ class ImportFailed(Exception):
     pass
 
 
-def _is_parquet(path) -> bool:
-    with open(path, "rb") as f:
-        return f.read(4) == b"PAR1"
-
-
-def _is_gzip(path) -> bool:
-    with open(path, "rb") as f:
-        return f.read(2) == b"\x1f\x8b"
-
-
-def _open_binary(path):
-    return BoundedGzip(path) if _is_gzip(path) else open(path, "rb")  # noqa: SIM115 - the callers close it
-
-
-def read_header(path) -> list:
-    if _is_parquet(path):
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        try:
-            parquet = pq.ParquetFile(path)
-            check_parquet_size(parquet, path)
-            return list(parquet.schema_arrow.names)
-        except ExpansionRefused as exc:
-            raise focus.FocusFormatError(str(exc)) from exc
-        except (pa.ArrowException, OSError) as exc:  # a truncated or corrupt file
-            raise focus.FocusFormatError(f"The Parquet file cannot be read: {exc}") from exc
-    with _open_binary(path) as f:
-        try:
-            raw = f.readline(MAX_HEADER_BYTES)
-            if not raw.endswith(b"\n") and len(raw) >= MAX_HEADER_BYTES:
-                raise focus.FocusFormatError(
-                    f"Line 1 is longer than {MAX_HEADER_BYTES // 1024:,} KB without ending: it is not a FOCUS header."
-                )
-            line = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise focus.FocusFormatError("Line 1 is not UTF-8 text: the file must be UTF-8 encoded.") from exc
-        except ExpansionRefused as exc:
-            raise focus.FocusFormatError(str(exc)) from exc
-        except (OSError, EOFError) as exc:
-            raise focus.FocusFormatError(f"The file cannot be read: {exc}") from exc
-    try:
-        header = next(csv.reader([line]), [])
-    except csv.Error as exc:  # e.g. a carriage return alone inside the header line
-        raise focus.FocusFormatError(f"Line 1 is not a CSV header: {exc}.") from exc
-    if not header:
-        raise focus.FocusFormatError("The file is empty: line 1 should be the FOCUS header.")
-    return header
-
-
 def _csv_chunks(path):
-    with _open_binary(path) as f:
+    with open_binary(path) as f:
         f.readline()  # the header, read by read_header
         while chunk := f.read(CHUNK):
             yield chunk
@@ -130,7 +80,7 @@ def _parquet_chunks(path):
 
 
 def file_chunks(path):
-    return _parquet_chunks(path) if _is_parquet(path) else _csv_chunks(path)
+    return _parquet_chunks(path) if is_parquet(path) else _csv_chunks(path)
 
 
 def _copy_error(exc, lines_before: int = 0) -> str:
@@ -217,23 +167,26 @@ def validate(name: str, layout: focus.Layout, provider: str) -> None:
         raise ImportFailed(f"The file has bad rows; nothing was imported. First bad rows:\n{lines}")
 
 
-def staging_names(import_id) -> tuple[str, str, str]:
-    """The import's text staging table, typed table and second-half staging table (ingest_split), named
-    after it so a sweep can find them."""
-    return f"usage_stage_{import_id.hex}", f"usage_typed_{import_id.hex}", f"usage_half_{import_id.hex}"
+def staging_names(import_id) -> tuple[str, str, str, str, str]:
+    """The import's text staging table, typed table, second-half staging table (ingest_split) and the
+    second half's two typed tables (ingest_pipeline), named after it so a sweep can find them."""
+    hex_ = import_id.hex
+    return (f"usage_stage_{hex_}", f"usage_typed_{hex_}", f"usage_half_{hex_}", f"usage_typed_half_{hex_}",
+            f"usage_typed_rest_{hex_}")  # fmt: skip
 
 
-def copy_staging(name: str, layout: focus.Layout, path, *, import_id=None) -> tuple[int, str]:
-    """COPY the file into the staging table `name`; returns (rows read, the relation to read them from).
-    A big uncompressed CSV file read by a task or the command (`import_id`: outside a transaction) is
-    copied in two halves at once (billing.ingest_split); the relation is then a TEMP view of both."""
+def copy_staging(name: str, layout: focus.Layout, path, *, import_id=None) -> tuple[int, str, int | None]:
+    """COPY the file into the staging table `name`; returns (rows read, the relation to read them from,
+    the rows of the first half or None). A big uncompressed CSV file read by a task or the command
+    (`import_id`: outside a transaction) is copied in two halves at once (billing.ingest_split); the
+    relation is then a TEMP view of both, and the second half's table is staging_names()[2]."""
     cut = None
-    if import_id is not None and not _is_parquet(path) and not _is_gzip(path):
+    if import_id is not None and not is_parquet(path) and not is_gzip(path):
         cut = ingest_split.record_boundary(path, ingest_split.data_start(path))
     if cut is None:
         with transaction.atomic():
             create_staging(name, layout)
-            return copy_file(name, layout, path, import_id=import_id, freeze=True), name
+            return copy_file(name, layout, path, import_id=import_id, freeze=True), name, None
     half = staging_names(import_id)[2]
     progress = Progress(import_id)
     second = ingest_split.HalfCopy(driver_params(), staging_sql(half, layout), _copy_sql(half, layout, True),
@@ -259,7 +212,7 @@ def copy_staging(name: str, layout: focus.Layout, path, *, import_id=None) -> tu
             f"""CREATE TEMP VIEW {view} AS SELECT line_no, {columns} FROM {name}
                 UNION ALL SELECT line_no + {int(first)}, {columns} FROM {half}"""
         )
-    return first + second.rows, view
+    return first + second.rows, view, first
 
 
 def import_lock_key(import_id) -> int:
@@ -296,19 +249,19 @@ class _Phases:
         try:
             yield
         finally:
-            self.timings[name] = round(time.monotonic() - started, 3)
+            # A phase run more than once (each half of a pipelined import) adds up.
+            self.timings[name] = round(self.timings.get(name, 0) + time.monotonic() - started, 3)
             logger.info("usage import %s: %s %.2fs", self.usage_import.pk, name, self.timings[name])
 
 
-def type_rows(name: str, typed: str, layout: focus.Layout, usage_import: UsageImport, read: int) -> None:
+def typed_table_sql(typed: str, layout: focus.Layout, provider: str, staging: str) -> str:
     """The typed table: one pass over the text staging table (CREATE TABLE AS of one scan, so the
     expressions, the costly part, can run in parallel workers), stored in fingerprint order: the insert
     then adds to the usage table's unique (reseller, fingerprint) index in key order, touching each of its
     pages once instead of at random (with millions of rows the index outgrows shared_buffers, and every
-    random touch after a checkpoint writes a full page to the WAL). Any row that fails a check fails the
-    import, with validate()'s report of the first bad lines."""
-    select = focus.typed_rows_sql(layout, usage_import.provider, name)
-    sql = f"""
+    random touch after a checkpoint writes a full page to the WAL). Its parameter: forced_provider."""
+    select = focus.typed_rows_sql(layout, provider, staging)
+    return f"""
         CREATE UNLOGGED TABLE {typed} AS
         SELECT n.line_no + 1 AS line_no, n.base, n.fingerprint, n.provider, n.billing, n.sub, n.usage_date,
                n.charge_category, n.service_name, n.service_category, n.sku, n.region, n.resource_id,
@@ -316,23 +269,35 @@ def type_rows(name: str, typed: str, layout: focus.Layout, usage_import: UsageIm
         FROM ({select}) AS n
         ORDER BY n.fingerprint
     """
+
+
+def typing_failure(exc, report_from: str, layout: focus.Layout, provider: str) -> ImportFailed:
+    """The report of a typing pass that raised `exc` (a value that does not parse, or a row failing the
+    checks): validate() over the whole file (`report_from`) names the first bad lines when it can."""
+    validate(report_from, layout, provider)
+    if focus.NOT_IMPORTABLE in str(exc):
+        return ImportFailed("The file has rows that cannot be imported; nothing was imported.")
+    return ImportFailed(
+        f"A value cannot be read ({str(exc).splitlines()[0]}); check the dates and numbers. "
+        "Nothing was imported."
+    )
+
+
+def type_rows(name: str, typed: str, layout: focus.Layout, usage_import: UsageImport, read: int,
+              report_from: str | None = None) -> None:  # fmt: skip
+    """Type the rows of `name` into the table `typed` (typed_table_sql). Any row that fails a check fails
+    the import, with validate()'s report of the first bad lines of `report_from` (default: `name`)."""
+    report_from = report_from or name
+    sql = typed_table_sql(typed, layout, usage_import.provider, name)
     with connection.cursor() as cursor:
         try:
             with transaction.atomic():
                 cursor.execute(sql, {"forced_provider": usage_import.provider})
                 typed_rows = cursor.rowcount
         except DataError as exc:
-            validate(name, layout, usage_import.provider)  # names the bad lines when it can
-            if focus.NOT_IMPORTABLE in str(exc):
-                raise ImportFailed(
-                    "The file has rows that cannot be imported; nothing was imported."
-                ) from exc
-            raise ImportFailed(
-                f"A value cannot be read ({str(exc).splitlines()[0]}); check the dates and numbers. "
-                "Nothing was imported."
-            ) from exc
+            raise typing_failure(exc, report_from, layout, usage_import.provider) from exc
     if typed_rows != read:
-        validate(name, layout, usage_import.provider)
+        validate(report_from, layout, usage_import.provider)
         raise ImportFailed("The file has rows that cannot be imported; nothing was imported.")
 
 
@@ -380,14 +345,11 @@ def number_repeats(typed: str, repeats: str) -> str | None:
     return repeats
 
 
-def insert_rows(
-    name: str, layout: focus.Layout, usage_import: UsageImport, read: int, phase
-) -> tuple[int, int, int]:
+def insert_rows(name: str, layout: focus.Layout, usage_import: UsageImport, read: int, phase,
+                first_half: int | None = None) -> tuple[int, int, int]:  # fmt: skip
     """Parse, match, rate, deduplicate and roll up the staging rows; returns (new rows, matched, rows left
-    out because their provider period is closed)."""
-    typed = staging_names(usage_import.pk)[1]
-    keys = f"usage_keys_{usage_import.pk.hex}"
-    matched_view = f"usage_matched_{usage_import.pk.hex}"
+    out because their provider period is closed). A file copied in halves (`first_half`: the rows of the
+    first) is typed and inserted half by half, the second half typed meanwhile (billing.ingest_pipeline)."""
     with connection.cursor() as cursor:
         # This transaction only: sorts and hashes of millions of rows stay in memory, and every join is
         # a hash join (the staging tables have no statistics; a nested loop over 5,000 accounts or a
@@ -399,21 +361,18 @@ def insert_rows(
         # JIT spent 1-1.6 s compiling each big statement (more for the pricing keys, whose disabled nested
         # loop is priced at 10^10) and the compiled expressions ran no faster on 2 M rows.
         cursor.execute("SET LOCAL jit = off")
-    with phase("type+fingerprint"):
-        type_rows(name, typed, layout, usage_import, read)
-    closed = count_in_closed_periods(typed)
-    create_matched_view(typed, matched_view)
-    with phase("repeats"):
-        repeats = number_repeats(typed, f"usage_repeats_{usage_import.pk.hex}")
-    with phase("match+price keys"):
-        create_price_keys(matched_view, keys)
-    with phase("match+insert+rate+rollup"):
-        new, matched, customers = insert_priced_rows(matched_view, keys, repeats, usage_import.pk)
+    if first_half is None:
+        typed = staging_names(usage_import.pk)[1]
+        with phase("type+fingerprint"):
+            type_rows(name, typed, layout, usage_import, read)
+        new, matched, closed, customers = insert_typed(typed, usage_import, phase)
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE {typed}")
+    else:
+        from .ingest_pipeline import insert_halves
+
+        new, matched, closed, customers = insert_halves(name, layout, usage_import, read, first_half, phase)
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP VIEW {matched_view}")
-        for table in (typed, keys, repeats):
-            if table:
-                cursor.execute(f"DROP TABLE {table}")
         # What follows (month-to-date spend, credit thresholds) are small indexed look-ups.
         cursor.execute("SET LOCAL enable_nestloop TO DEFAULT")
         cursor.execute("SET LOCAL enable_mergejoin TO DEFAULT")
@@ -422,6 +381,32 @@ def insert_rows(
     with phase("refresh customers"):
         refresh_customers(customers)
     return new, matched, closed
+
+
+def insert_typed(typed: str, usage_import: UsageImport, phase, *, try_plain: bool = True):
+    """Match, rate, deduplicate and roll up the rows of the typed relation `typed`; returns (new rows,
+    matched, rows of closed periods, the customers concerned). Repeated lines are numbered only when the
+    plain insert meets one (rollups.insert_priced_rows; that "repeats" phase is within the insert's)."""
+    keys = f"usage_keys_{usage_import.pk.hex}"
+    matched_view = f"usage_matched_{usage_import.pk.hex}"
+    repeats = f"usage_repeats_{usage_import.pk.hex}"
+    closed = count_in_closed_periods(typed)
+    create_matched_view(typed, matched_view)
+    with phase("match+price keys"):
+        create_price_keys(matched_view, keys)
+
+    def numbered():
+        with phase("repeats"):
+            return number_repeats(typed, repeats)
+
+    with phase("match+insert+rate+rollup"):
+        new, matched, customers = insert_priced_rows(matched_view, keys, numbered, usage_import.pk,
+                                                     try_plain=try_plain)  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP VIEW {matched_view}")
+        cursor.execute(f"DROP TABLE {keys}")
+        cursor.execute(f"DROP TABLE IF EXISTS {repeats}")
+    return new, matched, closed, customers
 
 
 def _save(usage_import, **fields):
@@ -469,11 +454,11 @@ def _run(usage_import: UsageImport) -> None:
             raise ImportFailed(str(exc)) from exc
         live = None if connection.in_atomic_block else usage_import.pk
         with phase("copy"):
-            read, source = copy_staging(name, layout, path, import_id=live)
+            read, source, first_half = copy_staging(name, layout, path, import_id=live)
         _save(usage_import, rows_read=read, focus_version=layout.focus_version,
               status=UsageImport.Status.PROCESSING)  # fmt: skip
         with transaction.atomic():
-            new, matched, closed = insert_rows(source, layout, usage_import, read, phase)
+            new, matched, closed = insert_rows(source, layout, usage_import, read, phase, first_half)
             _save(
                 usage_import,
                 status=UsageImport.Status.DONE,

@@ -79,30 +79,45 @@ UNIQUE_FINGERPRINT = "usagerow_unique_fingerprint"  # UsageRow's (reseller, fing
 OVERLAP_SAMPLE = 1000
 
 
-def insert_priced_rows(table: str, keys: str, repeats, usage_import_id) -> tuple[int, int, list]:
+def insert_priced_rows(table: str, keys: str, number_repeats, usage_import_id, *, try_plain: bool = True
+                       ) -> tuple[int, int, list]:  # fmt: skip
     """One statement: the typed rows of `table` (see billing.ingest) priced through their pricing keys
-    (`keys`, billing.pricing_sql.create_price_keys), fingerprinted from their base and occurrence (the
-    `repeats` table of billing.ingest.number_repeats, or None) into the usage table, skipping fingerprints already
-    there, and only the rows actually inserted into both rollups (from the rows the insert returns, not
-    a re-read of the usage table). Returns (rows inserted, of which matched, the customers concerned).
+    (`keys`, billing.pricing_sql.create_price_keys), fingerprinted from their base and occurrence into the
+    usage table, skipping fingerprints already there, and only the rows actually inserted into both
+    rollups (from the rows the insert returns, not a re-read of the usage table). Returns (rows inserted,
+    of which matched, the customers concerned). `number_repeats()` makes the table of repeated lines'
+    occurrences (billing.ingest.number_repeats; None when no line repeats), called only when needed.
 
     ON CONFLICT DO NOTHING costs a fifth of the insert (for every row a probe of the unique index before
     the insert and a confirmation record in the WAL after it), so a file none of whose first rows is
     imported yet goes in with a plain INSERT first: the rows are in fingerprint order, so the first ones
-    are a random sample of the file. Should one row exist after all (a file overlapping a few imported
-    rows, or another import committing the same rows meanwhile) the plain insert fails on the unique
-    constraint, is rolled back to its savepoint, and the rows go in with ON CONFLICT DO NOTHING."""
-    if not _overlaps_imported(table):
+    are a random sample of the file. The plain insert gives every row its first occurrence's
+    fingerprint, without counting repeats (a scan of the whole file that finds none, usually): a line
+    repeated in the file then fails it like an imported row. Should it fail on the unique constraint (a
+    repeated line, a file overlapping a few imported rows, or another import committing the same rows
+    meanwhile) it is rolled back to its savepoint, the repeats are numbered and the rows go in with ON
+    CONFLICT DO NOTHING. `try_plain=False`: straight to that (the caller's plain insert failed)."""
+    if try_plain and not overlaps_imported(table):
         try:
             with transaction.atomic():
-                return _insert_priced_rows(table, keys, repeats, usage_import_id, skip_existing=False)
+                return insert_plain(table, keys, usage_import_id)
         except IntegrityError as exc:
-            if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) != UNIQUE_FINGERPRINT:
+            if not is_fingerprint_conflict(exc):
                 raise
-    return _insert_priced_rows(table, keys, repeats, usage_import_id, skip_existing=True)
+    return _insert_priced_rows(table, keys, number_repeats(), usage_import_id, skip_existing=True)
 
 
-def _overlaps_imported(table: str) -> bool:
+def insert_plain(table: str, keys: str, usage_import_id) -> tuple[int, int, list]:
+    """The plain INSERT of insert_priced_rows (every row its first occurrence's fingerprint): raises
+    IntegrityError (is_fingerprint_conflict) when a row is imported already or repeats another."""
+    return _insert_priced_rows(table, keys, None, usage_import_id, skip_existing=False)
+
+
+def is_fingerprint_conflict(exc: IntegrityError) -> bool:
+    return getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) == UNIQUE_FINGERPRINT
+
+
+def overlaps_imported(table: str) -> bool:
     """Whether any of the first OVERLAP_SAMPLE rows of `table` is imported already (an index probe each)."""
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT fingerprint FROM {table} LIMIT {OVERLAP_SAMPLE}")

@@ -11,10 +11,13 @@
   checked from its footer before any row group is read.
 """
 
+import csv
 import gzip
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+
+from . import focus
 
 SNIFF_BYTES = 64 * 1024
 MAX_HEADER_BYTES = 1 << 20
@@ -104,3 +107,55 @@ def check_parquet_size(parquet_file, path) -> None:
             f"The Parquet file declares {declared // (1 << 20):,} MB of data in {stored // (1 << 20):,} MB: more "
             f"than {settings.C360_MAX_EXPANSION_RATIO} times its size. Nothing was imported."
         )
+
+
+# Reading a stored file's kind and header (billing.ingest; the upload form's checks are above).
+def is_parquet(path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) == b"PAR1"
+
+
+def is_gzip(path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == b"\x1f\x8b"
+
+
+def open_binary(path):
+    return BoundedGzip(path) if is_gzip(path) else open(path, "rb")  # noqa: SIM115 - the callers close it
+
+
+def read_header(path) -> list:
+    """Line 1 of a CSV file (gzipped or not), or a Parquet file's column names; FocusFormatError if none."""
+    if is_parquet(path):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            parquet = pq.ParquetFile(path)
+            check_parquet_size(parquet, path)
+            return list(parquet.schema_arrow.names)
+        except ExpansionRefused as exc:
+            raise focus.FocusFormatError(str(exc)) from exc
+        except (pa.ArrowException, OSError) as exc:  # a truncated or corrupt file
+            raise focus.FocusFormatError(f"The Parquet file cannot be read: {exc}") from exc
+    with open_binary(path) as f:
+        try:
+            raw = f.readline(MAX_HEADER_BYTES)
+            if not raw.endswith(b"\n") and len(raw) >= MAX_HEADER_BYTES:
+                raise focus.FocusFormatError(
+                    f"Line 1 is longer than {MAX_HEADER_BYTES // 1024:,} KB without ending: it is not a FOCUS header."
+                )
+            line = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise focus.FocusFormatError("Line 1 is not UTF-8 text: the file must be UTF-8 encoded.") from exc
+        except ExpansionRefused as exc:
+            raise focus.FocusFormatError(str(exc)) from exc
+        except (OSError, EOFError) as exc:
+            raise focus.FocusFormatError(f"The file cannot be read: {exc}") from exc
+    try:
+        header = next(csv.reader([line]), [])
+    except csv.Error as exc:  # e.g. a carriage return alone inside the header line
+        raise focus.FocusFormatError(f"Line 1 is not a CSV header: {exc}.") from exc
+    if not header:
+        raise focus.FocusFormatError("The file is empty: line 1 should be the FOCUS header.")
+    return header
