@@ -129,6 +129,11 @@ class Command(BaseCommand):
                 with tenant_scope(old):
                     Customer.objects.all().delete()
                 old.delete()
+                # A server may run without autovacuum: the last run's millions of dead rows would slow
+                # this one's every scan and index insert.
+                with connection.cursor() as cursor:
+                    for table in ("billing_usagerow", "billing_usagedaily", "billing_dailyspend"):
+                        cursor.execute(f"VACUUM {table}")
         reseller = Reseller.objects.create(name="Bench Usage", slug=SLUG)
         User.objects.create_user(
             "owner@bench-usage.example", "bench-usage-pw", reseller=reseller, role=Role.OWNER
