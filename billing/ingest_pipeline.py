@@ -23,12 +23,12 @@ transaction, nothing kept when anything fails.
 import threading
 
 import psycopg
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 
 from . import ingest
 from .ingest_split import driver_params
 from .pricing_sql import create_price_keys
-from .rollups import insert_plain, is_fingerprint_conflict, overlaps_imported
+from .rollups import try_insert_plain
 from .usage_locks import count_in_closed_periods
 
 
@@ -146,22 +146,15 @@ def insert_halves(view: str, layout, usage_import, read: int, first: int, phase)
 
 
 def _insert_plain(typed: str, usage_import, phase, suffix: str):
-    """One part's plain insert (billing.rollups.insert_plain, in a savepoint of its own): (new rows,
-    matched, customers), or None when one of its first rows or any row conflicts on the fingerprint."""
+    """One part's plain insert (billing.rollups.try_insert_plain): (new rows, matched, customers), or None
+    when one of its first rows or any row conflicts on the fingerprint."""
     keys = f"usage_keys{suffix}_{usage_import.pk.hex}"
     matched_view = f"usage_matched{suffix}_{usage_import.pk.hex}"
     ingest.create_matched_view(typed, matched_view)
     with phase("match+price keys"):
         create_price_keys(matched_view, keys)
-    done = None
-    if not overlaps_imported(matched_view):
-        with phase("match+insert+rate+rollup"):
-            try:
-                with transaction.atomic():
-                    done = insert_plain(matched_view, keys, usage_import.pk)
-            except IntegrityError as exc:
-                if not is_fingerprint_conflict(exc):
-                    raise
+    with phase("match+insert+rate+rollup"):
+        done = try_insert_plain(matched_view, keys, usage_import.pk)
     with connection.cursor() as cursor:
         cursor.execute(f"DROP VIEW {matched_view}")
         cursor.execute(f"DROP TABLE {keys}")

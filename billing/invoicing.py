@@ -367,31 +367,19 @@ def _subscription_inputs(customer, first: date, last: date):
 def build_lines(customer, month: date) -> tuple[list[Draft], list[str]]:
     """Every line of the customer's invoice for `month` except credits, and notes on what was left out."""
     first, last = month_bounds(month)
-    usage, other = usage_lines(customer, customer.currency, first, last)
-    return build_lines_from(
-        customer, month, _subscription_inputs(customer, first, last), usage, other,
-        items_in_effect(customer, first, last),
-    )  # fmt: skip
-
-
-def build_lines_from(
-    customer, month: date, subscriptions, usage: list, other: int, items
-) -> tuple[list, list]:
-    """build_lines from its inputs: subscriptions as _subscription_inputs yields them, usage lines and the
-    count of daily usage rows in another currency, charge items in effect."""
-    first, last = month_bounds(month)
     currency = customer.currency
     spend, notes = [], []
-    for sub, changes, ended_on, addons in subscriptions:
+    for sub, changes, ended_on, addons in _subscription_inputs(customer, first, last):
         if sub.currency != currency:
             notes.append(f"Subscription {sub.plan.sku} is in {sub.currency}, not {currency}: not invoiced.")
             continue
         spend += subscription_lines(sub, changes, ended_on, addons, first, last)
+    usage, other = usage_lines(customer, currency, first, last)
     spend += usage
     if other:
         notes.append(f"{other} days of usage in another currency than {currency} are not invoiced.")
-    charges = charge_lines([i for i in items if i.currency == currency], spend, currency)
-    lines = spend + charges
+    items = [i for i in items_in_effect(customer, first, last) if i.currency == currency]
+    lines = spend + charge_lines(items, spend, currency)
     return lines + tax_lines(customer, lines, currency, last), notes
 
 

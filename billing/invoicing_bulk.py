@@ -195,7 +195,7 @@ def generate_chunk(customer_ids, month, *, run=None) -> dict:
         Invoice.objects.filter(pk__in=stale).delete()
     for pk in customers:
         results.setdefault(pk, None)
-    write_invoices(invoices, month, run, updated=bool(drafts))
+    write_invoices(invoices, month, run)
     if applications:
         CreditApplication.objects.bulk_create(applications)
     if activity:
@@ -222,10 +222,10 @@ INVOICE_VALUES = ["customer_id", "id", "new", "currency", "invoice_date", "due_d
                   "credits", "total"]  # fmt: skip
 INVOICE_TYPES = ["uuid", "uuid", "boolean", "varchar", "date", "date", "text", "numeric", "numeric", "numeric",
                  "numeric"]  # fmt: skip
-UPDATED = INVOICE_VALUES[3:] + ["generated_at", "run_id"]
+REBUILT = INVOICE_VALUES[3:]  # what a rebuilt draft takes from chunk_invoice (and the run's own values)
 
 
-def write_invoices(rows: list, month, run, *, updated: bool) -> None:
+def write_invoices(rows: list, month, run) -> None:
     """The chunk's invoices (INVOICE_VALUES rows) copied into chunk_invoice, then the new ones inserted and
     the rebuilt drafts updated from it with one statement each (model instances, bulk_create's statement
     of 24 parameters a row or a VALUES list cost more than the database takes to write them). Rows of the
@@ -257,15 +257,15 @@ def write_invoices(rows: list, month, run, *, updated: bool) -> None:
             "FROM chunk_invoice ci WHERE ci.new",
             params,
         )
-        if not updated:
+        expected = sum(1 for row in rows if not row[INVOICE_VALUES.index("new")])
+        if not expected:
             return
         cursor.execute(
-            f"UPDATE billing_invoice i SET {', '.join(f'{c} = v.{c}' for c in UPDATED[:-2])}, "
+            f"UPDATE billing_invoice i SET {', '.join(f'{c} = v.{c}' for c in REBUILT)}, "
             "generated_at = %s, run_id = %s FROM chunk_invoice v "
             "WHERE i.id = v.id AND NOT v.new AND i.reseller_id = %s AND i.status = 'draft'",
             [fixed["generated_at"], fixed["run_id"], fixed["reseller_id"]],
         )
-        expected = sum(1 for row in rows if not row[2])
         if cursor.rowcount != expected:
             raise RuntimeError(f"{expected - cursor.rowcount} drafts changed under the run's lock")
 

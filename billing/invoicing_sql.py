@@ -244,7 +244,7 @@ LEFT JOIN customers_cloudaccount a ON a.id = g.cloud_account_id AND a.customer_i
     AND a.customer_id = ANY(%(ids)s)
 """
 
-# What the run leaves out, per customer, in invoicing.build_lines_from's words and order.
+# What the run leaves out, per customer, in invoicing.build_lines' words and order.
 NOTES = f"""
 WITH {LIVE_CTE}
 SELECT customer_id, string_agg(note, E'\\n' ORDER BY k) FROM (

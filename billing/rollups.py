@@ -97,14 +97,23 @@ def insert_priced_rows(table: str, keys: str, number_repeats, usage_import_id, *
     repeated line, a file overlapping a few imported rows, or another import committing the same rows
     meanwhile) it is rolled back to its savepoint, the repeats are numbered and the rows go in with ON
     CONFLICT DO NOTHING. `try_plain=False`: straight to that (the caller's plain insert failed)."""
-    if try_plain and not overlaps_imported(table):
-        try:
-            with transaction.atomic():
-                return insert_plain(table, keys, usage_import_id)
-        except IntegrityError as exc:
-            if not is_fingerprint_conflict(exc):
-                raise
+    if try_plain and (done := try_insert_plain(table, keys, usage_import_id)) is not None:
+        return done
     return _insert_priced_rows(table, keys, number_repeats(), usage_import_id, skip_existing=True)
+
+
+def try_insert_plain(table: str, keys: str, usage_import_id) -> tuple[int, int, list] | None:
+    """insert_plain in a savepoint of its own when none of the first rows of `table` is imported yet:
+    its result, or None (nothing written) when a row is imported already or repeats another."""
+    if overlaps_imported(table):
+        return None
+    try:
+        with transaction.atomic():
+            return insert_plain(table, keys, usage_import_id)
+    except IntegrityError as exc:
+        if not is_fingerprint_conflict(exc):
+            raise
+    return None
 
 
 def insert_plain(table: str, keys: str, usage_import_id) -> tuple[int, int, list]:
