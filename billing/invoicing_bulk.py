@@ -33,7 +33,7 @@ from customer360.tenancy import current_reseller_id
 from customers.models import ActivityLog, Customer
 
 from .invoicing import Draft, charge_lines, invoice_ref, month_bounds, tax_lines
-from .invoicing_sql import CHARGES, CREDITS, LINE_COLUMNS, TAX, fill_spend
+from .invoicing_sql import CHARGES, CREDITS, LINE_COLUMNS, TAX, fill_spend, uuid_array
 from .models_charges import ChargeItem, Recurrence
 from .models_credits import Credit, CreditApplication
 from .models_invoices import Invoice, InvoiceStatus, LineKind
@@ -49,8 +49,8 @@ Taxed = namedtuple("Taxed", "tax_profile")
 
 def among(ids) -> RawSQL:
     """`pk__in=among(ids)`: one array parameter for a chunk's thousand ids (a plain list compiles and quotes
-    each id on its own, a measurable part of a chunk's time)."""
-    return RawSQL("SELECT unnest(%s::uuid[])", [list(ids)])
+    each id on its own)."""
+    return RawSQL("SELECT unnest(%s::uuid[])", [uuid_array(ids)])
 
 
 def _grouped(rows, key) -> dict:
@@ -107,7 +107,7 @@ def open_credits(currencies: dict, on_date) -> dict:
 
 def spend_drafts(groups: list) -> list[Draft]:
     """The spend as charge_lines and tax_lines read it: one line per tax category and scope (for a customer
-    with neither charge items nor tax, one line of its total)."""
+    with a tax profile and no charge item, per tax category; with neither, one line of its total)."""
     return [
         Draft("", "", "", amount, cost or ZERO, category or "",
               refs={"cloud_account": account and Ref(account), "subscription": sub and Ref(sub)})
@@ -147,7 +147,7 @@ def generate_chunk(customer_ids, month, *, run=None) -> dict:
     reseller_id = current_reseller_id()
     items = charge_items(todo, first, last)
     taxed = taxed_customers(todo)
-    notes, spend = fill_spend(todo, first, last, reseller_id, detailed=list(items.keys() | taxed.keys()))
+    notes, spend = fill_spend(todo, first, last, reseller_id, charged=items.keys(), taxed=taxed.keys())
     spend = _grouped(spend, lambda row: row[0])
     extra, partial = {}, {}
     for pk in todo:
@@ -301,12 +301,12 @@ DROP TABLE IF EXISTS chunk_kept;
 CREATE TEMP TABLE chunk_kept ON COMMIT DROP AS
 SELECT o.id, o.invoice_id, o.position
 FROM chunk_final n JOIN billing_invoiceline o ON o.invoice_id = n.invoice_id AND o.position = n.position
-WHERE o.invoice_id = ANY(%(drafts)s) AND {SAME};
+WHERE o.invoice_id = ANY(%(drafts)s::uuid[]) AND {SAME};
 DELETE FROM chunk_final n USING chunk_kept k WHERE k.invoice_id = n.invoice_id AND k.position = n.position
 """
 DELETE_CHANGED = """
 DELETE FROM billing_invoiceline o
-WHERE o.invoice_id = ANY(%(drafts)s) AND o.id NOT IN (SELECT id FROM chunk_kept)
+WHERE o.invoice_id = ANY(%(drafts)s::uuid[]) AND o.id NOT IN (SELECT id FROM chunk_kept)
 """
 INSERT = f"""
 INSERT INTO billing_invoiceline (id, reseller_id, invoice_id, position, {", ".join(LINE_COLUMNS)})
@@ -336,6 +336,7 @@ def write_lines(extra: dict, *, rebuilt: list) -> None:
         )
         # Statistics, so the old lines are probed by invoice rather than all of the reseller's scanned.
         raw.execute("ANALYZE chunk_final")
-        raw.execute(KEEP, {"drafts": rebuilt})
-        raw.execute(DELETE_CHANGED, {"drafts": rebuilt})
+        drafts = {"drafts": uuid_array(rebuilt)}
+        raw.execute(KEEP, drafts)
+        raw.execute(DELETE_CHANGED, drafts)
         cursor.execute(INSERT.format(lines="chunk_final"), [current_reseller_id()])

@@ -40,6 +40,12 @@ CREATE TEMP TABLE chunk_line (
 """
 
 
+def uuid_array(ids) -> str:
+    """A chunk's ids as one uuid[] literal, for a `%s::uuid[]` parameter: psycopg adapts a list of UUIDs
+    element by element (a regular expression each), a measurable part of a chunk's time."""
+    return "{" + ",".join(map(str, ids)) + "}"
+
+
 def _minor(column: str) -> str:
     """The currency's minor unit as a CASE over `column` (customer360.money.MINOR_UNITS)."""
     cases = " ".join(f"WHEN '{code}' THEN {units}" for code, units in sorted(MINOR_UNITS.items()))
@@ -69,7 +75,7 @@ SELECT s.id, s.customer_id, s.cloud_account_id, s.quantity, s.currency, s.unit_p
             WHEN s.status IN {_in(ENDED_STATUSES)} THEN s.start_date END AS ended_on,
        EXISTS (SELECT 1 FROM marketplace_licensecharge lc WHERE lc.subscription_id = s.id) AS changed
 FROM marketplace_subscription s
-JOIN customers_customer c ON c.id = s.customer_id AND c.id = ANY(%(ids)s)
+JOIN customers_customer c ON c.id = s.customer_id AND c.id = ANY(%(ids)s::uuid[])
 JOIN marketplace_plan p ON p.id = s.plan_id
 JOIN marketplace_order o ON o.id = s.order_id
 JOIN marketplace_provider pr ON pr.id = s.provider_id
@@ -77,7 +83,7 @@ LEFT JOIN LATERAL (
     SELECT min(sc.created_at) AS at FROM marketplace_statuschange sc
     WHERE sc.subscription_id = s.id AND sc.after IN {_in(ENDED_STATUSES)}
 ) e ON true
-WHERE s.customer_id = ANY(%(ids)s) AND s.reseller_id = %(reseller)s
+WHERE s.customer_id = ANY(%(ids)s::uuid[]) AND s.reseller_id = %(reseller)s
   AND s.status IN {_in(BILLED_STATUSES)} AND s.start_date <= %(last)s
 """
 
@@ -88,7 +94,7 @@ CREATE TEMP TABLE chunk_usage ON COMMIT DROP AS
 SELECT u.customer_id, u.currency, u.cloud_account_id, u.provider, u.service_name,
        sum(u.price) AS price, sum(u.cost) AS cost, sum(u.quantity) AS quantity, count(*) AS days
 FROM billing_usagedaily u
-WHERE u.customer_id = ANY(%(ids)s) AND u.reseller_id = %(reseller)s AND u.day BETWEEN %(first)s AND %(last)s
+WHERE u.customer_id = ANY(%(ids)s::uuid[]) AND u.reseller_id = %(reseller)s AND u.day BETWEEN %(first)s AND %(last)s
 GROUP BY u.customer_id, u.currency, u.cloud_account_id, u.provider, u.service_name
 """
 
@@ -239,9 +245,9 @@ SELECT g.customer_id, {USAGE},
        round(g.price, {_minor("g.currency")}), round(g.cost, {_minor("g.currency")}), 'usage', NULL::numeric,
        %(first)s, %(last)s
 FROM chunk_usage g JOIN customers_customer c ON c.id = g.customer_id AND c.currency = g.currency
-    AND c.id = ANY(%(ids)s)
+    AND c.id = ANY(%(ids)s::uuid[])
 LEFT JOIN customers_cloudaccount a ON a.id = g.cloud_account_id AND a.customer_id = g.customer_id
-    AND a.customer_id = ANY(%(ids)s)
+    AND a.customer_id = ANY(%(ids)s::uuid[])
 """
 
 # What the run leaves out, per customer, in invoicing.build_lines' words and order.
@@ -255,31 +261,38 @@ SELECT customer_id, string_agg(note, E'\\n' ORDER BY k) FROM (
     SELECT g.customer_id, 1e18, sum(g.days) || ' days of usage in another currency than ' || c.currency
            || ' are not invoiced.'
     FROM chunk_usage g JOIN customers_customer c ON c.id = g.customer_id AND c.currency <> g.currency
-        AND c.id = ANY(%(ids)s)
+        AND c.id = ANY(%(ids)s::uuid[])
     GROUP BY g.customer_id, c.currency
 ) notes GROUP BY customer_id
 """
 
-# The spend read back for what depends on it (charges, discounts, tax): summed per tax category and the
-# scopes a charge item can have for the `detailed` customers (a sum of rounded lines is exact, so the parts
-# add up to the lines); for the others (no charge item, no tax profile) only its total counts.
+# The spend read back for what depends on it (a sum of rounded lines is exact, so the parts add up to the
+# lines): for the `charged` customers (charge items) per tax category and the scopes a charge item can
+# have, for the `taxed` ones (a tax profile, no charge item) per tax category, for the others (neither)
+# only its total counts.
 SPEND = """
 SELECT customer_id, tax_category, cloud_account_id, subscription_id, sum(amount), sum(cost)
-FROM chunk_line WHERE customer_id = ANY(%(detailed)s)
+FROM chunk_line WHERE customer_id = ANY(%(charged)s::uuid[])
 GROUP BY customer_id, tax_category, cloud_account_id, subscription_id
 UNION ALL
+SELECT customer_id, tax_category, NULL, NULL, sum(amount), sum(cost)
+FROM chunk_line WHERE customer_id = ANY(%(taxed)s::uuid[])
+GROUP BY customer_id, tax_category
+UNION ALL
 SELECT customer_id, NULL, NULL, NULL, sum(amount), NULL
-FROM chunk_line WHERE NOT customer_id = ANY(%(detailed)s) GROUP BY customer_id
+FROM chunk_line WHERE NOT customer_id = ANY(%(charged)s::uuid[]) AND NOT customer_id = ANY(%(taxed)s::uuid[])
+GROUP BY customer_id
 ORDER BY 1, 2, 3, 4
 """
 
 
-def fill_spend(ids: list, first, last, reseller_id, detailed: list) -> tuple[dict, list]:
+def fill_spend(ids: list, first, last, reseller_id, *, charged, taxed) -> tuple[dict, list]:
     """The chunk's subscription and usage lines into chunk_line; returns ({customer id: notes}, the spend
-    as SPEND reads it)."""
+    as SPEND reads it for the `charged` and the (only) `taxed` customers)."""
     params = {
-        "ids": list(ids), "first": first, "last": last, "dim": (last - first).days + 1,
-        "tz": timezone.get_current_timezone_name(), "reseller": reseller_id, "detailed": list(detailed),
+        "ids": uuid_array(ids), "first": first, "last": last, "dim": (last - first).days + 1,
+        "tz": timezone.get_current_timezone_name(), "reseller": reseller_id,
+        "charged": uuid_array(charged), "taxed": uuid_array(set(taxed) - set(charged)),
     }  # fmt: skip
     with connection.cursor() as cursor:
         # A chunk's daily usage rows are grouped in memory (hashed, not sorted on disk in 4 MB runs).

@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404
 
 from customer360.money import Money, quantize
 from customers.activity import changed_fields, record_activity, snapshot
-from customers.models import CloudAccount
+from customers.models import CloudAccount, Customer
 from marketplace.models import Subscription
 
 from .models_charges import ChargeGroup, ChargeItem, ChargeKind, ChargeMethod, ChargeScope
@@ -261,6 +261,10 @@ def do_save_charge_item(actor, item: ChargeItem) -> ChargeItem:
 
 @transaction.atomic
 def do_delete_charge_item(actor, item: ChargeItem) -> None:
+    # An invoice run's chunk holds its customers' rows while it writes lines naming their charge items (the
+    # lines have no per-row foreign key, billing 0017): with the customer's row taken first, a delete waits
+    # for such a run to commit and then sees its lines (ProtectedError below).
+    list(Customer.objects.select_for_update().filter(pk=item.customer_id).values_list("pk", flat=True))
     record_activity(
         actor, "charge.deleted", f"Removed {item.get_kind_display().lower()} {item.name} ({item.group})",
         obj=item, customer=item.customer, changes={k: [v, None] for k, v in _snapshot(item).items() if v not in (None, "")},

@@ -16,6 +16,7 @@ from customer360.money import Money
 from .models_tax import TaxCategory, TaxProfile
 
 HUNDRED = Decimal("100")
+CATEGORIES = frozenset(TaxCategory.values)  # (the enum builds the list anew on every read)
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ def _rates(profile):
 def tax_breakdown(customer, category: str, amount: Money, on_date: date) -> list[TaxComponent]:
     """The tax components on `amount` of `category` for `customer` on `on_date`, by rate name.
     An unknown category is a programming error (a typo must not silently mean "no tax")."""
-    if category not in TaxCategory.values:
+    if category not in CATEGORIES:
         raise ValueError(f"unknown tax category {category!r}; one of {', '.join(TaxCategory.values)}")
     profile = _profile(customer)
     if profile is None or not profile.taxes(category, on_date):

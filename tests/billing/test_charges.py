@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from accounts.models import Role
+from billing.invoicing import generate_invoice
 from billing.models import ChargeGroup, ChargeItem
 from billing.models_charges import ChargeKind, ChargeMethod, ChargeScope
 from billing.services_charges import (
@@ -28,6 +29,7 @@ from marketplace.models import Subscription
 
 from ..factories import CloudAccountFactory, CustomerFactory, UserFactory
 from ..marketplace.factories_orders import order_rows_for
+from .invoice_helpers import OCT, make_subscription
 
 pytestmark = pytest.mark.django_db
 
@@ -283,6 +285,20 @@ def test_groups_are_unique_per_customer_and_only_empty_ones_go(user, customer, g
         assert not ChargeGroup.objects.exists()
         actions = set(ActivityLog.objects.values_list("action", flat=True))
     assert {"charge_group.created", "charge.created", "charge.deleted", "charge_group.deleted"} <= actions
+
+
+def test_a_charge_item_an_invoice_names_is_kept(user, customer, group):
+    """PROTECT is Django's (billing 0017): deleting an item an invoice line names is refused with a message,
+    and nothing of the attempt is kept."""
+    make_subscription(customer, unit_price="100.00", quantity=1)
+    charge = save(user, customer, group)
+    with tenant_scope(customer.reseller_id):
+        invoice = generate_invoice(customer, OCT)
+        assert invoice.lines.filter(charge_item=charge, amount=Decimal("10.00")).exists()
+        with pytest.raises(ValidationError, match="is on invoices already"):
+            do_delete_charge_item(user, charge)
+        assert ChargeItem.objects.filter(pk=charge.pk).exists()
+        assert not ActivityLog.objects.filter(action="charge.deleted").exists()
 
 
 # --- Pages -------------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Finalizing (gapless numbers, providers' months closed), immutability in the database, void, payments."""
 
+import uuid
 from datetime import date
 from decimal import Decimal
 
@@ -128,7 +129,8 @@ def test_the_guard_checks_every_row_of_a_statement(reseller):
 
 
 def test_a_line_belongs_to_an_invoice_of_its_own_reseller(reseller, other_reseller):
-    """One composite foreign key (invoice, reseller) holds a line to an invoice of its own reseller."""
+    """The lines' guard (billing 0017) holds a line to an invoice of its own reseller, whether the statement
+    sees every invoice (platform scope) or only its reseller's; and an invoice never changes reseller."""
     theirs = make_customer(other_reseller, name="Elsewhere")
     make_subscription(theirs, unit_price="5.00", quantity=1)
     their_invoice = draft(theirs)
@@ -140,9 +142,49 @@ def test_a_line_belongs_to_an_invoice_of_its_own_reseller(reseller, other_resell
         with platform_scope(), connection.cursor() as cursor:
             cursor.execute("UPDATE billing_invoiceline SET invoice_id = %s WHERE invoice_id = %s",
                            [their_invoice.pk, mine.pk])  # fmt: skip
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # deferred: checked now, not at commit
+
+    def add_to_theirs():
+        with tenant_scope(reseller):
+            line = InvoiceLine.objects.filter(invoice=mine).first()
+            line.pk, line.invoice_id, line.position = None, their_invoice.pk, 99
+            InvoiceLine.objects.bulk_create([line])
+
+    def move_my_invoice():
+        with platform_scope():
+            Invoice.objects.filter(pk=mine.pk).update(reseller=other_reseller)
 
     assert refused(point_at_theirs)
+    assert refused(add_to_theirs)
+    assert refused(move_my_invoice)
+    with tenant_scope(reseller):
+        assert InvoiceLine.objects.filter(invoice=mine).count() == 1, "nothing of it was written"
+
+
+def test_a_line_names_sources_of_its_own_reseller(reseller, other_reseller):
+    """A line's sources have no per-row foreign key (billing 0017): the guard refuses a statement naming a
+    source that does not exist or is another reseller's, seen from a reseller's scope or from every row."""
+    theirs = make_customer(other_reseller, name="Elsewhere")
+    their_sub = make_subscription(theirs, unit_price="5.00", quantity=1)
+    their_account = make_account(theirs, account_id="999999999999")
+    customer = make_customer(reseller, name="Initech")
+    make_subscription(customer, unit_price="10.00", quantity=1)
+    mine = draft(customer)
+
+    def name_in_lines(column, value, scope):
+        def run():
+            with scope(), connection.cursor() as cursor:
+                cursor.execute(f"UPDATE billing_invoiceline SET {column} = %s WHERE invoice_id = %s",
+                               [value, mine.pk])  # fmt: skip
+        return run
+
+    for column, value in [("subscription_id", their_sub.pk), ("cloud_account_id", their_account.pk),
+                          ("credit_id", uuid.uuid4()), ("charge_item_id", uuid.uuid4()),
+                          ("license_charge_id", uuid.uuid4())]:  # fmt: skip
+        assert refused(name_in_lines(column, value, platform_scope)), column
+        assert refused(name_in_lines(column, value, lambda: tenant_scope(reseller))), column
+    with tenant_scope(reseller):
+        line = InvoiceLine.objects.get(invoice=mine)
+        assert line.subscription.customer_id == customer.pk, "nothing of it was written"
 
 
 def test_the_allowed_moves_still_work_through_the_guard(reseller):
