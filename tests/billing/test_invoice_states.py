@@ -175,6 +175,7 @@ def test_a_line_names_sources_of_its_own_reseller(reseller, other_reseller):
             with scope(), connection.cursor() as cursor:
                 cursor.execute(f"UPDATE billing_invoiceline SET {column} = %s WHERE invoice_id = %s",
                                [value, mine.pk])  # fmt: skip
+
         return run
 
     for column, value in [("subscription_id", their_sub.pk), ("cloud_account_id", their_account.pk),
