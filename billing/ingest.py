@@ -224,25 +224,37 @@ class _Phases:
         try:
             yield
         finally:
-            # A phase run more than once (each half of a pipelined import) adds up.
+            # A phase run more than once (each chunk of a chunked import) adds up.
             self.timings[name] = round(self.timings.get(name, 0) + time.monotonic() - started, 3)
             logger.info("usage import %s: %s %.2fs", self.usage_import.pk, name, self.timings[name])
 
 
-def typed_table_sql(typed: str, layout: focus.Layout, provider: str, staging: str) -> str:
+# The reseller's cloud accounts of a typed row `t` (SubAccountId, else BillingAccountId); parameter: reseller.
+ACCOUNTS = """LEFT JOIN customers_cloudaccount AS sa
+        ON sa.reseller_id = %(reseller)s AND sa.provider = t.provider AND sa.account_id = t.sub
+    LEFT JOIN customers_cloudaccount AS ba
+        ON ba.reseller_id = %(reseller)s AND ba.provider = t.provider AND ba.account_id = t.billing"""
+MATCHED = (
+    "COALESCE(sa.customer_id, ba.customer_id) AS customer_id, COALESCE(sa.id, ba.id) AS cloud_account_id"
+)
+
+
+def typed_table_sql(typed: str, layout: focus.Layout, provider: str, staging: str, matched=False) -> str:
     """The typed table: one pass over the text staging table (CREATE TABLE AS of one scan, so the
     expressions, the costly part, can run in parallel workers), stored in fingerprint order: the insert
     then adds to the usage table's unique (reseller, fingerprint) index in key order, touching each of its
     pages once instead of at random (with millions of rows the index outgrows shared_buffers, and every
-    random touch after a checkpoint writes a full page to the WAL). Its parameter: forced_provider."""
+    random touch after a checkpoint writes a full page to the WAL). Its parameter: forced_provider.
+    `matched`: with each row's customer_id and cloud_account_id too (create_matched_view's; parameter:
+    reseller), for the chunks billing.ingest_pipeline types beside the insert."""
     select = focus.typed_rows_sql(layout, provider, staging)
     return f"""
         CREATE UNLOGGED TABLE {typed} AS
-        SELECT n.line_no + 1 AS line_no, n.base, n.fingerprint, n.provider, n.billing, n.sub, n.usage_date,
-               n.charge_category, n.service_name, n.service_category, n.sku, n.region, n.resource_id,
-               n.quantity, n.cost, n.effective_cost, n.list_cost
-        FROM ({select}) AS n
-        ORDER BY n.fingerprint
+        SELECT t.line_no + 1 AS line_no, t.base, t.fingerprint, t.provider, t.billing, t.sub, t.usage_date,
+               t.charge_category, t.service_name, t.service_category, t.sku, t.region, t.resource_id,
+               t.quantity, t.cost, t.effective_cost, t.list_cost{f", {MATCHED}" if matched else ""}
+        FROM ({select}) AS t {ACCOUNTS if matched else ""}
+        ORDER BY t.fingerprint
     """
 
 
@@ -276,25 +288,22 @@ def type_rows(name: str, typed: str, layout: focus.Layout, usage_import: UsageIm
         raise ImportFailed("The file has rows that cannot be imported; nothing was imported.")
 
 
-def create_matched_view(typed: str, view: str) -> None:
+def create_matched_view(typed: str, view: str, matched=False) -> None:
     """The typed rows with their customer and cloud account (SubAccountId, else BillingAccountId, among
     the reseller's accounts), in the column names billing.pricing_sql and billing.rollups read: a TEMP
-    view, so the pricing keys and the insert each hash-join the accounts as they read the rows. Rows of a
-    closed provider period are left out (billing.usage_locks)."""
+    view, so the pricing keys and the insert each hash-join the accounts as they read the rows (`matched`:
+    the typed table has them already, typed_table_sql). Rows of a closed provider period are left out
+    (billing.usage_locks)."""
     open_only, params = closed_period_filter("t.provider", "t.usage_date")
+    accounts = "t.customer_id, t.cloud_account_id" if matched else MATCHED
     with connection.cursor() as cursor:
         cursor.execute(
             f"""CREATE TEMP VIEW {view} AS
-                SELECT t.line_no, t.base, t.fingerprint, COALESCE(sa.customer_id, ba.customer_id) AS customer_id,
-                       COALESCE(sa.id, ba.id) AS cloud_account_id, t.provider,
+                SELECT t.line_no, t.base, t.fingerprint, {accounts}, t.provider,
                        left(t.billing, 100) AS billing_account_id, left(t.sub, 100) AS sub_account_id,
                        t.usage_date, t.charge_category, t.service_name, t.service_category, t.sku, t.region,
                        t.resource_id, t.quantity, t.cost, t.effective_cost, t.list_cost
-                FROM {typed} AS t
-                LEFT JOIN customers_cloudaccount AS sa
-                    ON sa.reseller_id = %(reseller)s AND sa.provider = t.provider AND sa.account_id = t.sub
-                LEFT JOIN customers_cloudaccount AS ba
-                    ON ba.reseller_id = %(reseller)s AND ba.provider = t.provider AND ba.account_id = t.billing
+                FROM {typed} AS t {"" if matched else ACCOUNTS}
                 WHERE {open_only}""",
             {"reseller": current_reseller_id(), **params},
         )

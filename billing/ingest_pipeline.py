@@ -32,6 +32,8 @@ from contextlib import nullcontext
 import psycopg
 from django.db import connection, transaction
 
+from customer360.rls import RESELLER_SETTING
+
 from . import ingest
 from .ingest_split import Progress, byte_range, driver_params
 from .pricing_sql import create_price_keys
@@ -47,6 +49,7 @@ class Chunks:
     def __init__(self, path, cuts: list, layout, usage_import, progress: Progress):
         self.path, self.cuts, self.layout, self.progress = path, cuts, layout, progress
         self.provider, self.hex, self.n = usage_import.provider, usage_import.pk.hex, len(cuts) - 1
+        self.reseller = str(usage_import.reseller_id)
         self.lock, self.next, self.stopped = threading.Lock(), 0, False
         self.changed = threading.Condition(self.lock)  # a chunk settled
         self.rows, self.typed = [None] * self.n, [False] * self.n
@@ -134,9 +137,12 @@ class Helper:
         self.chunks, self.phase, self.prefix = chunks, phase, prefix
         self.conn = psycopg.connect(**driver_params(), autocommit=True)
         # One process each: the import's insert and the other helper share the two cores (parallel workers
-        # would take their share). Sorts in memory; no JIT (see ingest.insert_rows).
-        for setting in ("max_parallel_workers_per_gather = 0", "work_mem = '256MB'", "jit = off"):
+        # would take their share). Hash joins, sorts in memory, no JIT (see ingest.insert_rows). The
+        # reseller's scope (row-level security): the helpers match the cloud accounts too.
+        for setting in ("max_parallel_workers_per_gather = 0", "work_mem = '256MB'", "jit = off",
+                        "enable_nestloop = off", "enable_mergejoin = off"):  # fmt: skip
             self.conn.execute(f"SET {setting}")
+        self.conn.execute("SELECT set_config(%s, %s, false)", (RESELLER_SETTING, chunks.reseller))
 
     def run(self):
         while (k := self.chunks.take()) is not None:
@@ -168,8 +174,9 @@ class Helper:
         source = f"(SELECT line_no + {int(offset)} AS line_no, {columns} FROM {stage})"
         try:
             with self.phase(f"{self.prefix}type+fingerprint"):
-                sql = ingest.typed_table_sql(ch.typed_table(k), ch.layout, ch.provider, source)
-                typed = self.conn.execute(sql, {"forced_provider": ch.provider}).rowcount
+                sql = ingest.typed_table_sql(ch.typed_table(k), ch.layout, ch.provider, source, matched=True)
+                params = {"forced_provider": ch.provider, "reseller": ch.reseller}
+                typed = self.conn.execute(sql, params).rowcount
         except Exception as exc:  # noqa: BLE001 - reported by the import's thread (import_chunks)
             ch.type_failed(k, exc)
             return
@@ -294,7 +301,7 @@ def _insert_plain(typed: str, usage_import, phase, suffix: str):
     when one of its first rows or any row conflicts on the fingerprint."""
     keys = f"usage_keys{suffix}_{usage_import.pk.hex}"
     matched_view = f"usage_matched{suffix}_{usage_import.pk.hex}"
-    ingest.create_matched_view(typed, matched_view)
+    ingest.create_matched_view(typed, matched_view, matched=True)
     with phase("match+price keys"):
         create_price_keys(matched_view, keys)
     with phase("match+insert+rate+rollup"):

@@ -264,12 +264,10 @@ def test_a_failure_in_a_helper_or_the_insert_keeps_nothing(tmp_path, monkeypatch
     if where == "typing":
         typed_table_sql = ingest.typed_table_sql
 
-        def broken(typed, *args):
-            return (
-                "SELECT no_such_function()"
-                if typed.startswith("usage_typed2_")
-                else typed_table_sql(typed, *args)
-            )
+        def broken(typed, *args, **kwargs):
+            if typed.startswith("usage_typed2_"):
+                return "SELECT no_such_function()"
+            return typed_table_sql(typed, *args, **kwargs)
 
         monkeypatch.setattr(ingest, "typed_table_sql", broken)
     else:
