@@ -27,6 +27,7 @@ sweep of orphan tables knows their names), so a bad line, a failure or a killed 
 """
 
 import threading
+import time
 from contextlib import nullcontext
 
 import psycopg
@@ -52,6 +53,7 @@ class Chunks:
         self.reseller = str(usage_import.reseller_id)
         self.lock, self.next, self.stopped = threading.Lock(), 0, False
         self.changed = threading.Condition(self.lock)  # a chunk settled
+        self.prep = [0.0, 0]  # seconds and bytes of the chunks copied and typed so far (steal())
         self.rows, self.typed = [None] * self.n, [False] * self.n
         self.copied = [threading.Event() for _ in range(self.n)]
         self.settled = [threading.Event() for _ in range(self.n)]
@@ -91,9 +93,11 @@ class Chunks:
         rows = self.rows[:k]
         return None if None in rows else sum(rows)
 
-    def type_done(self, k: int):
+    def type_done(self, k: int, seconds: float):
         with self.lock:
             self.typed[k] = True
+            self.prep[0] += seconds
+            self.prep[1] += self.cuts[k + 1] - self.cuts[k]
             self._settle(k)
 
     def type_failed(self, k: int, error: Exception | None):
@@ -114,14 +118,23 @@ class Chunks:
         with self.lock:
             self.changed.wait_for(lambda: any(self.settled[k].is_set() for k in chunks))
 
-    def steal(self, inserted: int) -> bool:
+    def steal(self, pending: set, insert_rate: float | None) -> bool:
         """Whether the import's thread, with no chunk typed to insert, copies and types the next chunk itself
-        rather than wait for the thread: only before its first insert (nothing else to do then). Later
-        the inserts are the longer side (each slower as the usage table's indexes grow: ~1.7 s for the
-        first 200,000 rows, ~2.8 s for the last, against ~3 s to copy and type them), so a chunk taken
-        then delays them while the thread ends up idle (measured: see docs/benchmarks.md)."""
+        rather than wait for the thread: always before its first insert (nothing else to do); later when
+        the thread's work left (the chunks nobody took) is longer than the inserts left plus that chunk,
+        at the seconds per byte measured so far (`insert_rate`: the last insert's). The inserts are
+        reckoned a quarter slower than the last: each is slower as the usage table's indexes grow, and a
+        chunk taken when the inserts are the longer side only delays them while the thread ends up idle."""
         with self.lock:
-            return not inserted and not (self.stopped or self.copy_errors or self.next >= self.n)
+            if self.stopped or self.copy_errors or self.next >= self.n:
+                return False
+            if insert_rate is None or not self.prep[1]:
+                return True
+            prep = self.prep[0] / self.prep[1]
+            untaken = self.cuts[-1] - self.cuts[self.next]
+            to_insert = sum(self.cuts[k + 1] - self.cuts[k] for k in pending)
+            chunk = self.cuts[self.next + 1] - self.cuts[self.next]
+            return untaken * prep > to_insert * insert_rate * 1.25 + chunk * prep
 
     def stop(self):
         """No chunk is taken any more (the import's thread is raising)."""
@@ -151,7 +164,7 @@ class Helper:
     def prepare(self, k: int):
         """COPY chunk k, then type it (unless something failed already: then copying is all that is left to
         do, for the report). Sets copied[k] and settled[k] whatever happens."""
-        ch, stage = self.chunks, self.chunks.stage(k)
+        ch, stage, started = self.chunks, self.chunks.stage(k), time.monotonic()
         try:
             # One transaction: COPY FREEZE needs the table created in it.
             with self.phase(f"{self.prefix}copy"), self.conn.transaction(), self.conn.cursor() as cursor:
@@ -184,7 +197,7 @@ class Helper:
             ch.type_failed(k, None)
             return
         self.conn.execute(f"DROP TABLE {stage}")
-        ch.type_done(k)
+        ch.type_done(k, time.monotonic() - started)
 
     def cancel(self):
         self.conn.cancel()
@@ -249,7 +262,7 @@ def _insert_while_typed(chunks: Chunks, mine: Helper, usage_import, phase) -> li
     Returns each chunk's plain insert (billing.rollups.try_insert_plain), all of them rolled back when one
     met a fingerprint taken (None at its place; the chunks after it are not inserted); stops at a chunk
     not typed (a failure)."""
-    all_plain, inserted, pending = transaction.savepoint(), [], set(range(chunks.n))
+    all_plain, inserted, pending, rate = transaction.savepoint(), [], set(range(chunks.n)), None
     while pending:
         if ready := [k for k in sorted(pending) if chunks.settled[k].is_set()]:
             k = ready[0]
@@ -257,8 +270,10 @@ def _insert_while_typed(chunks: Chunks, mine: Helper, usage_import, phase) -> li
                 break
             pending.discard(k)
             if None not in inserted:
+                started = time.monotonic()
                 inserted.append(_insert_plain(chunks.typed_table(k), usage_import, phase, str(k)))
-        elif chunks.steal(len(inserted)) and (j := chunks.take()) is not None:
+                rate = (time.monotonic() - started) / (chunks.cuts[k + 1] - chunks.cuts[k])
+        elif chunks.steal(pending, rate) and (j := chunks.take()) is not None:
             mine.prepare(j)
         else:
             with phase("wait for the chunks"):

@@ -194,37 +194,40 @@ def _raw_cost(path):
         return sum(Decimal(row["BilledCost"]) for row in csv.DictReader(f))
 
 
-def test_lines_repeated_across_and_within_the_halves_are_each_imported_once(tmp_path):
-    """Both halves' plain inserts give a line its first occurrence's fingerprint: a line of the first
-    half repeated in the second, and one repeated inside the second, make the second insert fail; both
-    halves then go in as one, each occurrence once, and a re-import adds nothing."""
+def test_lines_repeated_across_and_within_chunks_are_each_imported_once(tmp_path):
+    """Every chunk's plain insert gives a line its first occurrence's fingerprint: a line of the first
+    chunk repeated in the last, one repeated inside a middle chunk and one inside the last make a plain
+    insert fail; the chunks then go in as one, each occurrence once, and a re-import adds nothing."""
     source = generate(tmp_path, "aws", "1.2", 200)
     lines = source.read_text(encoding="utf-8").splitlines(keepends=True)
     path = tmp_path / "repeated.csv"
-    path.write_text("".join([*lines, lines[10], lines[150], lines[150]]), encoding="utf-8")
+    path.write_text(
+        "".join([*lines[:62], lines[60], *lines[62:], lines[10], lines[150], lines[150]]), "utf-8"
+    )
+    assert len(ingest.chunk_cuts(path, uuid.uuid4())) > 4
     reseller = _linked_reseller(path)
     with tenant_scope(reseller):
         first, again = import_file(path), import_file(path)
-        assert (first.status, first.rows_read, first.rows_new) == (UsageImport.Status.DONE, 203, 203), (
+        assert (first.status, first.rows_read, first.rows_new) == (UsageImport.Status.DONE, 204, 204), (
             first.error
         )
-        assert (again.rows_new, again.rows_duplicate) == (0, 203)
-        assert UsageRow.objects.count() == 203
+        assert (again.rows_new, again.rows_duplicate) == (0, 204)
+        assert UsageRow.objects.count() == 204
         assert UsageRow.objects.aggregate(t=Sum("cost"))["t"] == _raw_cost(path)
         assert round(DailySpend.objects.aggregate(t=Sum("cost"))["t"], 2) == round(_raw_cost(path), 2)
-        assert sorted(UsageRow.objects.values_list("line_no", flat=True)) == list(range(2, 205))
+        assert sorted(UsageRow.objects.values_list("line_no", flat=True)) == list(range(2, 206))
 
 
 @pytest.mark.parametrize("sample", [rollups.OVERLAP_SAMPLE, 0])
-def test_a_file_whose_second_half_was_imported_adds_its_first_half(tmp_path, monkeypatch, sample):
-    """The first half goes in with a plain insert; the second half's meets imported rows (in its sample,
-    or without one in the insert itself): both are rolled back and the file goes in skipping the
-    imported rows, with its rollups counted once."""
+def test_a_file_whose_last_chunks_were_imported_adds_the_others(tmp_path, monkeypatch, sample):
+    """The first chunks go in with plain inserts; the last ones' meet imported rows (in their sample, or
+    without one in the insert itself): all are rolled back and the file goes in skipping the imported
+    rows, with its rollups counted once."""
     monkeypatch.setattr(rollups, "OVERLAP_SAMPLE", sample)
     source = generate(tmp_path, "aws", "1.2", 200)
     lines = source.read_text(encoding="utf-8").splitlines(keepends=True)
     tail = tmp_path / "tail.csv"
-    tail.write_text("".join([lines[0], *lines[151:]]), encoding="utf-8")  # rows 151-200: the second half's
+    tail.write_text("".join([lines[0], *lines[151:]]), encoding="utf-8")  # rows 151-200: the last chunks'
     reseller = _linked_reseller(source)
     with tenant_scope(reseller):
         before = import_file(tail)
@@ -290,3 +293,26 @@ def test_a_failure_in_a_helper_or_the_insert_keeps_nothing(tmp_path, monkeypatch
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_class WHERE relname ~ '^usage_(stage|typed|file|all)[0-9]*_'")
         assert cursor.fetchone()[0] == 0
+
+
+def test_accounts_are_matched_by_the_helpers(tmp_path):
+    """The helpers match the cloud accounts as they type each chunk (in the reseller's scope, on their own
+    connections): each row gets its SubAccountId's account and customer, or none when it is not linked."""
+    source = generate(tmp_path, "aws", "1.2", 200)
+    linked = sorted(accounts_of(source))[::2]  # half of the accounts: the others' rows stay unmatched
+    reseller = ResellerFactory()
+    customer = CustomerFactory(reseller=reseller)
+    for number in linked:
+        CloudAccountFactory(customer=customer, provider="aws", account_id=number)
+    with open(source, newline="", encoding="utf-8") as f:
+        subs = [row["SubAccountId"].lower() for row in csv.DictReader(f)]
+    expected = sorted((i + 2, sub if sub in linked else None) for i, sub in enumerate(subs))
+    with tenant_scope(reseller):
+        record = import_file(source)
+        assert record.status == UsageImport.Status.DONE, record.error
+        matched = sum(1 for _, account in expected if account)
+        assert 0 < matched < 200 and (record.rows_matched, record.rows_unmatched) == (matched, 200 - matched)
+        rows = UsageRow.objects.values_list("line_no", "cloud_account__account_id", "customer_id")
+        assert sorted((line, account) for line, account, _ in rows) == expected
+        assert {c for _, account, c in rows if account} == {customer.pk}
+        assert not any(c for _, account, c in rows if not account)
