@@ -84,9 +84,7 @@ def record_boundaries(path, start: int, step: int | None = None) -> list[int] | 
     cuts, quotes, pos = [start], 0, start
     with open(path, "rb") as f:
         f.seek(start)
-        # The last chunks get smaller (each at most half of what is left, down to a quarter of `step`): the
-        # last one is inserted with nothing left to copy beside it.
-        while (target := cuts[-1] + max(min(step, (size - cuts[-1]) // 2), step // 4)) < size:
+        while (target := cuts[-1] + step) < size:
             while pos < target and (chunk := f.read(min(CHUNK, target - pos))):
                 quotes += chunk.count(b'"')
                 pos += len(chunk)
