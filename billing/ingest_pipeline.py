@@ -137,9 +137,12 @@ class Chunks:
             return untaken * prep > to_insert * insert_rate * 1.25 + chunk * prep
 
     def stop(self):
-        """No chunk is taken any more (the import's thread is raising)."""
+        """No chunk is taken or typed any more (the import's thread is raising: a helper waiting for the
+        rows of a chunk it was copying goes on)."""
         with self.lock:
             self.stopped = True
+        for event in self.copied:
+            event.set()
 
 
 class Helper:
@@ -221,8 +224,9 @@ def import_chunks(path, cuts: list, layout, usage_import, phase):
     matched, rows of closed periods, the customers concerned)."""
     progress = Progress(usage_import.pk)
     chunks = Chunks(path, cuts, layout, usage_import, progress)
-    mine, other = Helper(chunks, phase, ""), None
+    mine = other = None
     try:
+        mine = Helper(chunks, phase, "")
         other = HelperThread(Helper(chunks, phase, "thread: "))
         other.start()
         inserted = _insert_while_typed(chunks, mine, usage_import, phase)
@@ -235,10 +239,12 @@ def import_chunks(path, cuts: list, layout, usage_import, phase):
         raise
     finally:
         if other is not None:
-            with phase("wait for the chunks") if other.is_alive() else nullcontext():
-                other.join()
+            if other.ident is not None:  # started
+                with phase("wait for the chunks") if other.is_alive() else nullcontext():
+                    other.join()
             other.helper.close()
-        mine.close()
+        if mine is not None:
+            mine.close()
         progress.close()
     _raise_failure(chunks)
     tables = [chunks.typed_table(k) for k in range(chunks.n)]
