@@ -27,7 +27,6 @@ sweep of orphan tables knows their names), so a bad line, a failure or a killed 
 """
 
 import threading
-import time
 from contextlib import nullcontext
 
 import psycopg
@@ -43,18 +42,17 @@ from .usage_locks import count_in_closed_periods
 
 
 class Chunks:
-    """What the helpers share: the next chunk to take, the rows each chunk's COPY read (`copied[k]` is set
-    once known or failed), whether each is typed (`settled[k]` is set once chunk k is typed or will not be)
-    and the errors."""
+    """What the helpers share: the next chunk to copy, the chunks copied and not typed yet (`to_type`), the
+    rows each chunk's COPY read (`copied[k]` is set once known or failed), whether each is typed
+    (`settled[k]` is set once chunk k is typed or will not be) and the errors."""
 
     def __init__(self, path, cuts: list, layout, usage_import, progress: Progress):
         self.path, self.cuts, self.layout, self.progress = path, cuts, layout, progress
         self.provider, self.hex, self.n = usage_import.provider, usage_import.pk.hex, len(cuts) - 1
         self.reseller = str(usage_import.reseller_id)
-        self.lock, self.next, self.stopped = threading.Lock(), 0, False
-        self.changed = threading.Condition(self.lock)  # a chunk settled
-        self.prep = [0.0, 0]  # seconds and bytes of the chunks copied and typed so far (steal())
-        self.rows, self.typed = [None] * self.n, [False] * self.n
+        self.lock, self.next, self.copying, self.stopped = threading.Lock(), 0, 0, False
+        self.changed = threading.Condition(self.lock)  # a chunk copied or settled
+        self.to_type, self.rows, self.typed = [], [None] * self.n, [False] * self.n
         self.copied = [threading.Event() for _ in range(self.n)]
         self.settled = [threading.Event() for _ in range(self.n)]
         self.copy_errors, self.type_errors = {}, {}  # chunk -> exception (None: rows typed != rows read)
@@ -65,23 +63,50 @@ class Chunks:
     def typed_table(self, k: int) -> str:
         return f"usage_typed{k}_{self.hex}"
 
-    def take(self) -> int | None:
+    def take_copy(self) -> int | None:
         """The next chunk to copy; None when all are taken, or after a COPY error (one COPY stops there)."""
         with self.lock:
-            if self.stopped or self.copy_errors or self.next >= self.n:
-                return None
-            self.next += 1
-            return self.next - 1
+            return self._take_copy()
+
+    def _take_copy(self) -> int | None:
+        if self.stopped or self.copy_errors or self.next >= self.n:
+            return None
+        self.next, self.copying = self.next + 1, self.copying + 1
+        return self.next - 1
+
+    def take_task(self) -> tuple[str, int] | None:
+        """The thread's next task: typing the first chunk copied and not typed yet (unless something failed:
+        then copying is all that is left to do, for the report), else copying the next chunk. Waits while
+        the import's thread copies the last chunks; None when nothing is left."""
+        with self.lock:
+            while not self.stopped:
+                if self.to_type and not self._failing():
+                    return "type", self.to_type.pop(0)
+                if (k := self._take_copy()) is not None:
+                    return "copy", k
+                if not self.copying:
+                    return None
+                self.changed.wait()
+            return None
 
     def failing(self) -> bool:
+        with self.lock:
+            return self._failing()
+
+    def _failing(self) -> bool:
         return bool(self.copy_errors or self.type_errors or self.stopped)
 
     def copy_done(self, k: int, rows: int | None, error=None):
         with self.lock:
+            self.copying -= 1
             self.rows[k] = rows
             if error is not None:
                 self.copy_errors[k] = error
+                self._settle(k)
+            else:
+                self.to_type = sorted([*self.to_type, k])
             total = None if None in self.rows else sum(self.rows)
+            self.changed.notify_all()
         self.copied[k].set()
         if total is not None:
             self.progress.finish(total)
@@ -93,11 +118,9 @@ class Chunks:
         rows = self.rows[:k]
         return None if None in rows else sum(rows)
 
-    def type_done(self, k: int, seconds: float):
+    def type_done(self, k: int):
         with self.lock:
             self.typed[k] = True
-            self.prep[0] += seconds
-            self.prep[1] += self.cuts[k + 1] - self.cuts[k]
             self._settle(k)
 
     def type_failed(self, k: int, error: Exception | None):
@@ -118,29 +141,12 @@ class Chunks:
         with self.lock:
             self.changed.wait_for(lambda: any(self.settled[k].is_set() for k in chunks))
 
-    def steal(self, pending: set, insert_rate: float | None) -> bool:
-        """Whether the import's thread, with no chunk typed to insert, copies and types the next chunk itself
-        rather than wait for the thread: always before its first insert (nothing else to do); later when
-        the thread's work left (the chunks nobody took) is longer than the inserts left plus that chunk,
-        at the seconds per byte measured so far (`insert_rate`: the last insert's). The inserts are
-        reckoned a quarter slower than the last: each is slower as the usage table's indexes grow, and a
-        chunk taken when the inserts are the longer side only delays them while the thread ends up idle."""
-        with self.lock:
-            if self.stopped or self.copy_errors or self.next >= self.n:
-                return False
-            if insert_rate is None or not self.prep[1]:
-                return True
-            prep = self.prep[0] / self.prep[1]
-            untaken = self.cuts[-1] - self.cuts[self.next]
-            to_insert = sum(self.cuts[k + 1] - self.cuts[k] for k in pending)
-            chunk = self.cuts[self.next + 1] - self.cuts[self.next]
-            return untaken * prep > to_insert * insert_rate * 1.25 + chunk * prep
-
     def stop(self):
-        """No chunk is taken or typed any more (the import's thread is raising: a helper waiting for the
-        rows of a chunk it was copying goes on)."""
+        """No chunk is copied or typed any more (the import's thread is raising: a helper waiting for the
+        rows of an earlier chunk goes on)."""
         with self.lock:
             self.stopped = True
+            self.changed.notify_all()
         for event in self.copied:
             event.set()
 
@@ -161,13 +167,12 @@ class Helper:
         self.conn.execute("SELECT set_config(%s, %s, false)", (RESELLER_SETTING, chunks.reseller))
 
     def run(self):
-        while (k := self.chunks.take()) is not None:
-            self.prepare(k)
+        while (task := self.chunks.take_task()) is not None:
+            (self.copy if task[0] == "copy" else self.type)(task[1])
 
-    def prepare(self, k: int):
-        """COPY chunk k, then type it (unless something failed already: then copying is all that is left to
-        do, for the report). Sets copied[k] and settled[k] whatever happens."""
-        ch, stage, started = self.chunks, self.chunks.stage(k), time.monotonic()
+    def copy(self, k: int):
+        """COPY chunk k into its staging table (sets copied[k], and settled[k] when it fails)."""
+        ch, stage = self.chunks, self.chunks.stage(k)
         try:
             # One transaction: COPY FREEZE needs the table created in it.
             with self.phase(f"{self.prefix}copy"), self.conn.transaction(), self.conn.cursor() as cursor:
@@ -179,9 +184,12 @@ class Helper:
                 rows = cursor.rowcount
         except Exception as exc:  # noqa: BLE001 - reported by the import's thread (import_chunks)
             ch.copy_done(k, None, exc)
-            ch.type_skipped(k)
             return
         ch.copy_done(k, rows)
+
+    def type(self, k: int):
+        """Type chunk k, copied, with the file's line numbers (sets settled[k])."""
+        ch, stage = self.chunks, self.chunks.stage(k)
         offset = ch.offset(k)
         if offset is None or ch.failing():
             ch.type_skipped(k)
@@ -196,11 +204,11 @@ class Helper:
         except Exception as exc:  # noqa: BLE001 - reported by the import's thread (import_chunks)
             ch.type_failed(k, exc)
             return
-        if typed != rows:  # a row left out: validate() names it
+        if typed != ch.rows[k]:  # a row left out: validate() names it
             ch.type_failed(k, None)
             return
         self.conn.execute(f"DROP TABLE {stage}")
-        ch.type_done(k, time.monotonic() - started)
+        ch.type_done(k)
 
     def cancel(self):
         self.conn.cancel()
@@ -230,8 +238,8 @@ def import_chunks(path, cuts: list, layout, usage_import, phase):
         other = HelperThread(Helper(chunks, phase, "thread: "))
         other.start()
         inserted = _insert_while_typed(chunks, mine, usage_import, phase)
-        while (k := chunks.take()) is not None:  # failing: the rest is copied, for the report
-            mine.prepare(k)
+        while (k := chunks.take_copy()) is not None:  # failing: the rest is copied, for the report
+            mine.copy(k)
     except BaseException:
         chunks.stop()
         if other is not None:
@@ -264,11 +272,11 @@ def import_chunks(path, cuts: list, layout, usage_import, phase):
 
 def _insert_while_typed(chunks: Chunks, mine: Helper, usage_import, phase) -> list:
     """Insert each chunk once typed (in the order they are typed: each has the file's line numbers
-    already), copying and typing one itself when none is typed and the thread is behind (Chunks.steal).
+    already), copying the next chunk itself (for the thread to type) whenever none is typed to insert.
     Returns each chunk's plain insert (billing.rollups.try_insert_plain), all of them rolled back when one
     met a fingerprint taken (None at its place; the chunks after it are not inserted); stops at a chunk
     not typed (a failure)."""
-    all_plain, inserted, pending, rate = transaction.savepoint(), [], set(range(chunks.n)), None
+    all_plain, inserted, pending = transaction.savepoint(), [], set(range(chunks.n))
     while pending:
         if ready := [k for k in sorted(pending) if chunks.settled[k].is_set()]:
             k = ready[0]
@@ -276,11 +284,9 @@ def _insert_while_typed(chunks: Chunks, mine: Helper, usage_import, phase) -> li
                 break
             pending.discard(k)
             if None not in inserted:
-                started = time.monotonic()
                 inserted.append(_insert_plain(chunks.typed_table(k), usage_import, phase, str(k)))
-                rate = (time.monotonic() - started) / (chunks.cuts[k + 1] - chunks.cuts[k])
-        elif chunks.steal(pending, rate) and (j := chunks.take()) is not None:
-            mine.prepare(j)
+        elif (j := chunks.take_copy()) is not None:
+            mine.copy(j)
         else:
             with phase("wait for the chunks"):
                 chunks.wait_any(pending)
