@@ -27,7 +27,6 @@ sweep of orphan tables knows their names), so a bad line, a failure or a killed 
 """
 
 import threading
-import time
 from contextlib import nullcontext
 
 import psycopg
@@ -57,7 +56,6 @@ class Chunks:
         self.copied = [threading.Event() for _ in range(self.n)]
         self.settled = [threading.Event() for _ in range(self.n)]
         self.copy_errors, self.type_errors = {}, {}  # chunk -> exception (None: rows typed != rows read)
-        self.spent = {"copy": [0.0, 0], "type": [0.0, 0]}  # seconds and bytes so far (worth_copying)
 
     def stage(self, k: int) -> str:
         return f"usage_stage{k}_{self.hex}"
@@ -90,36 +88,6 @@ class Chunks:
                     return None
                 self.changed.wait()
             return None
-
-    def size(self, k: int) -> int:
-        return self.cuts[k + 1] - self.cuts[k]
-
-    def add_time(self, step: str, k: int, seconds: float):
-        with self.lock:
-            self.spent[step][0] += seconds
-            self.spent[step][1] += self.size(k)
-
-    def worth_copying(self, pending: set, insert_rate: float | None) -> bool:
-        """Whether the import's thread, with no chunk typed to insert, should copy the next chunk (for the
-        thread to type) rather than wait: always before its first insert; later when the thread's work
-        left (typing the chunks not typed, copying those nobody took, at the seconds per byte measured so
-        far) is longer than the inserts left (`insert_rate`: the last insert's, reckoned a quarter slower:
-        each is slower as the usage table's indexes grow) plus that copy. Copying when the inserts are
-        the longer side only delays them while the thread ends up idle."""
-        with self.lock:
-            copy, type_ = self.spent["copy"], self.spent["type"]
-            if self.next >= self.n:
-                return False
-            if insert_rate is None or not copy[1] or not type_[1]:
-                return True
-            untyped = sum(self.size(k) for k in pending if not self.settled[k].is_set())
-            uncopied = self.cuts[-1] - self.cuts[self.next]
-            thread = untyped * type_[0] / type_[1] + uncopied * copy[0] / copy[1]
-            return (
-                thread
-                > sum(self.size(k) for k in pending) * insert_rate * 1.25
-                + self.size(self.next) * copy[0] / copy[1]
-            )
 
     def failing(self) -> bool:
         with self.lock:
@@ -207,7 +175,6 @@ class Helper:
         ch, stage = self.chunks, self.chunks.stage(k)
         try:
             # One transaction: COPY FREEZE needs the table created in it.
-            started = time.monotonic()
             with self.phase(f"{self.prefix}copy"), self.conn.transaction(), self.conn.cursor() as cursor:
                 cursor.execute(ingest.staging_sql(stage, ch.layout))
                 with cursor.copy(ingest.copy_sql(stage, ch.layout, freeze=True)) as copy:
@@ -218,7 +185,6 @@ class Helper:
         except Exception as exc:  # noqa: BLE001 - reported by the import's thread (import_chunks)
             ch.copy_done(k, None, exc)
             return
-        ch.add_time("copy", k, time.monotonic() - started)
         ch.copy_done(k, rows)
 
     def type(self, k: int):
@@ -230,7 +196,6 @@ class Helper:
             return
         columns = ", ".join(ch.layout.staging_columns)
         source = f"(SELECT line_no + {int(offset)} AS line_no, {columns} FROM {stage})"
-        started = time.monotonic()
         try:
             with self.phase(f"{self.prefix}type+fingerprint"):
                 sql = ingest.typed_table_sql(ch.typed_table(k), ch.layout, ch.provider, source, matched=True)
@@ -243,7 +208,6 @@ class Helper:
             ch.type_failed(k, None)
             return
         self.conn.execute(f"DROP TABLE {stage}")
-        ch.add_time("type", k, time.monotonic() - started)
         ch.type_done(k)
 
     def cancel(self):
@@ -312,7 +276,7 @@ def _insert_while_typed(chunks: Chunks, mine: Helper, usage_import, phase) -> li
     Returns each chunk's plain insert (billing.rollups.try_insert_plain), all of them rolled back when one
     met a fingerprint taken (None at its place; the chunks after it are not inserted); stops at a chunk
     not typed (a failure)."""
-    all_plain, inserted, pending, rate = transaction.savepoint(), [], set(range(chunks.n)), None
+    all_plain, inserted, pending = transaction.savepoint(), [], set(range(chunks.n))
     while pending:
         if ready := [k for k in sorted(pending) if chunks.settled[k].is_set()]:
             k = ready[0]
@@ -320,10 +284,8 @@ def _insert_while_typed(chunks: Chunks, mine: Helper, usage_import, phase) -> li
                 break
             pending.discard(k)
             if None not in inserted:
-                started = time.monotonic()
                 inserted.append(_insert_plain(chunks.typed_table(k), usage_import, phase, str(k)))
-                rate = (time.monotonic() - started) / chunks.size(k)
-        elif chunks.worth_copying(pending, rate) and (j := chunks.take_copy()) is not None:
+        elif (j := chunks.take_copy()) is not None:
             mine.copy(j)
         else:
             with phase("wait for the chunks"):
