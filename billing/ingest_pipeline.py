@@ -3,22 +3,24 @@ own while the import's transaction inserts the chunks typed already ("insert whi
 
 PostgreSQL runs each statement in one process. Copying the whole file, typing it, then inserting it kept
 one of the two cores idle for much of the import (the insert alone, on one core, was half of it). Now the
-file is cut into chunks at line starts (billing.ingest_split.record_boundaries, CHUNK_BYTES each), and
-two helpers, each on an autocommit connection of its own, take them in order: COPY (FREEZE) chunk k into
-the UNLOGGED table usage_stage<k>_<import id>, then type it (billing.ingest.typed_table_sql, no parallel
-workers: the two cores are taken) into usage_typed<k>_<import id>. One helper runs in a thread; the other
-is the import's own thread, which takes a chunk whenever the next one to insert is not typed yet. The
-import's connection inserts each chunk as soon as it is typed. What the import writes is still one
-transaction: the helpers only write their UNLOGGED tables (dropped by billing.ingest.drop_staging; the
-sweep of orphan tables knows their names), so a bad line, a failure or a killed worker keeps nothing.
+file is cut into chunks at line starts (billing.ingest_split.record_boundaries, CHUNK_BYTES each). Chunk
+k is copied (COPY FREEZE) into the UNLOGGED table usage_stage<k>_<import id>, then typed
+(billing.ingest.typed_table_sql, no parallel workers: the two cores are taken) into usage_typed<k>_<import
+id>, with each row's cloud account and customer matched already (the insert, the critical path, then
+joins no accounts). Two helpers do it, each on an autocommit connection of its own: a thread, which types
+the first chunk copied and not typed yet, else copies the next chunk; and the import's own thread, which
+copies the next chunk (for the thread to type) whenever no chunk is typed for it to insert. The import's
+connection inserts each chunk as soon as it is typed. What the import writes is still one transaction:
+the helpers only write their UNLOGGED tables (dropped by billing.ingest.drop_staging; the sweep of orphan
+tables knows their names), so a bad line, a failure or a killed worker keeps nothing.
 
 * Line numbers are the file's: chunk k is typed with the rows the COPYs of the chunks before it read (a
   quoted field may hold newlines: lines are not rows).
 * A bad file gets the report of one COPY and one typing pass. A COPY error: the first chunk's that fails,
-  its line numbers after those of the chunks before. A value that does not parse, or a row failing the
-  checks: the chunks after it are still copied (one COPY of the file would report a line it refuses
-  first), then validate() names the first bad lines from the first chunk not typed on (the chunks before
-  it typed fine, so they have none).
+  its line numbers after those of the chunks before (a chunk starts where COPY's CSV reader starts a
+  line, so its errors are one COPY's). A value that does not parse, or a row failing the checks: no
+  chunk is typed any more but all are still copied (one COPY of the file would report a line it refuses
+  first), then validate() names the first bad lines of the chunks not typed (the typed ones have none).
 * Each chunk goes in with a plain INSERT (billing.rollups.try_insert_plain), all inside one savepoint. A
   row already imported or a line repeated in the file (also across chunks: each gets its first
   occurrence's fingerprint) fails it on the unique fingerprint; then all are rolled back, and once every
