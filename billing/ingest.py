@@ -2,8 +2,7 @@
 
 1. Read the header, map it (billing.focus), create an UNLOGGED staging table of text columns.
 2. Stream the file into it with COPY: CSV bytes as they are (gzip decompressed on the fly), Parquet one
-   record batch at a time written as CSV. Memory stays flat whatever the size of the file. A big plain
-   CSV file is copied in two halves at once, on two connections (billing.ingest_split).
+   record batch at a time written as CSV. Memory stays flat whatever the size of the file.
 3. In one transaction: one pass (CREATE TABLE AS, parallel-safe) types and fingerprints each row into
    an UNLOGGED typed table; a bad value fails the pass, and only then does the slower row-by-row
    validation run, to name the first bad rows and their line numbers (the whole import fails). A TEMP
@@ -11,8 +10,9 @@
    The pricing look-ups run once per distinct key (billing.pricing_sql.create_price_keys); one
    INSERT (… ON CONFLICT (reseller, fingerprint) DO NOTHING when the file overlaps imported rows) joins
    the keys, prices each row and rolls up only the rows inserted (billing.rollups); then the customers'
-   month-to-date spend is refreshed. A file copied in halves is typed and inserted part by part, the
-   second half typed on a connection of its own while the first is inserted (billing.ingest_pipeline).
+   month-to-date spend is refreshed. A big plain CSV file read by a task or the command is cut into
+   chunks instead, copied and typed on connections of their own while the import's transaction inserts
+   the chunks typed already (billing.ingest_pipeline).
 Anything wrong: the import is FAILED with a report, and no usage row of it is kept.
 
 A running import holds a PostgreSQL advisory lock on its id (`import_lock`): a second run of the same
@@ -34,7 +34,7 @@ from django.utils import timezone
 from customer360.tenancy import current_reseller_id
 
 from . import focus, ingest_split
-from .ingest_split import Progress, driver_params
+from .ingest_split import Progress
 from .models_usage import UsageImport
 from .pricing_sql import create_price_keys
 from .rollups import insert_priced_rows, refresh_customers
@@ -108,14 +108,14 @@ def create_staging(name: str, layout: focus.Layout) -> None:
         cursor.execute(staging_sql(name, layout))
 
 
-def _copy_sql(name: str, layout: focus.Layout, freeze: bool) -> str:
+def copy_sql(name: str, layout: focus.Layout, freeze: bool) -> str:
     columns = ", ".join(layout.staging_columns)
     return (
         f"COPY {name} ({columns}) FROM STDIN WITH (FORMAT csv, ENCODING 'UTF8'{', FREEZE' if freeze else ''})"
     )
 
 
-def _read_failure(exc, lines_before: int = 0) -> "ImportFailed | None":
+def read_failure(exc, lines_before: int = 0) -> "ImportFailed | None":
     """The report of a COPY or a file read that failed (None: not a problem of the file)."""
     if isinstance(exc, (psycopg.DataError, psycopg.errors.BadCopyFileFormat)):
         return ImportFailed(_copy_error(exc, lines_before))
@@ -126,28 +126,25 @@ def _read_failure(exc, lines_before: int = 0) -> "ImportFailed | None":
     return None
 
 
-def copy_file(name: str, layout: focus.Layout, path, *, import_id=None, freeze=False, chunks=None,
-              progress=None) -> int:  # fmt: skip
-    """COPY the file's data rows (or `chunks` of it) into the staging table; returns the rows read.
+def copy_file(name: str, layout: focus.Layout, path, *, import_id=None, freeze=False) -> int:
+    """COPY the file's data rows into the staging table; returns the rows read.
     `freeze` (for a table created in the same transaction) writes the rows frozen, with the pages marked
     all-visible: the first reader of a freshly copied table otherwise sets hint bits on every row,
     dirtying and writing every page of it again (1.9 GB for 2 M rows)."""
-    own_progress = progress is None
-    progress = Progress(import_id) if own_progress else progress
+    progress = Progress(import_id)
     with connection.cursor() as django_cursor:
         cursor = django_cursor.cursor
         try:
-            with cursor.copy(_copy_sql(name, layout, freeze)) as copy:
-                for chunk in file_chunks(path) if chunks is None else chunks:
+            with cursor.copy(copy_sql(name, layout, freeze)) as copy:
+                for chunk in file_chunks(path):
                     copy.write(chunk)
                     progress.add(chunk)
         except Exception as exc:
-            if failure := _read_failure(exc):
+            if failure := read_failure(exc):
                 raise failure from exc
             raise
         finally:
-            if own_progress:
-                progress.close()
+            progress.close()
         if cursor.rowcount >= 0:  # COPY's own count: no second pass over the table
             return cursor.rowcount
         cursor.execute(f"SELECT count(*) FROM {name}")
@@ -167,52 +164,30 @@ def validate(name: str, layout: focus.Layout, provider: str) -> None:
         raise ImportFailed(f"The file has bad rows; nothing was imported. First bad rows:\n{lines}")
 
 
-def staging_names(import_id) -> tuple[str, str, str, str, str]:
-    """The import's text staging table, typed table, second-half staging table (ingest_split) and the
-    second half's two typed tables (ingest_pipeline), named after it so a sweep can find them."""
-    hex_ = import_id.hex
-    return (f"usage_stage_{hex_}", f"usage_typed_{hex_}", f"usage_half_{hex_}", f"usage_typed_half_{hex_}",
-            f"usage_typed_rest_{hex_}")  # fmt: skip
+def staging_names(import_id) -> tuple[str, str]:
+    """The import's text staging table and typed table, named after it so a sweep can find them (a file
+    cut into chunks has one of each per chunk: billing.ingest_pipeline, CHUNK_TABLES)."""
+    return f"usage_stage_{import_id.hex}", f"usage_typed_{import_id.hex}"
 
 
-def copy_staging(name: str, layout: focus.Layout, path, *, import_id=None) -> tuple[int, str, int | None]:
-    """COPY the file into the staging table `name`; returns (rows read, the relation to read them from,
-    the rows of the first half or None). A big uncompressed CSV file read by a task or the command
-    (`import_id`: outside a transaction) is copied in two halves at once (billing.ingest_split); the
-    relation is then a TEMP view of both, and the second half's table is staging_names()[2]."""
-    cut = None
-    if import_id is not None and not is_parquet(path) and not is_gzip(path):
-        cut = ingest_split.record_boundary(path, ingest_split.data_start(path))
-    if cut is None:
-        with transaction.atomic():
-            create_staging(name, layout)
-            return copy_file(name, layout, path, import_id=import_id, freeze=True), name, None
-    half = staging_names(import_id)[2]
-    progress = Progress(import_id)
-    second = ingest_split.HalfCopy(driver_params(), staging_sql(half, layout), _copy_sql(half, layout, True),
-                                   ingest_split.byte_range(path, cut), progress)  # fmt: skip
-    second.start()
-    try:
-        with transaction.atomic():
-            create_staging(name, layout)
-            start = ingest_split.data_start(path)
-            first = copy_file(name, layout, path, freeze=True, progress=progress,
-                              chunks=ingest_split.byte_range(path, start, cut))  # fmt: skip
-    finally:
-        second.join()
-        progress.close()
-    if second.error is not None:
-        if failure := _read_failure(second.error, lines_before=first):
-            raise failure from second.error
-        raise second.error
-    view = f"usage_file_{import_id.hex}"
-    columns = ", ".join(layout.staging_columns)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""CREATE TEMP VIEW {view} AS SELECT line_no, {columns} FROM {name}
-                UNION ALL SELECT line_no + {int(first)}, {columns} FROM {half}"""
-        )
-    return first + second.rows, view, first
+# The tables of an import's chunks (billing.ingest_pipeline.Chunks), whatever their number.
+CHUNK_TABLES = r"^usage_(stage|typed)[0-9]+_{hex}$"
+
+
+def copy_staging(name: str, layout: focus.Layout, path, *, import_id=None) -> int:
+    """COPY the file into the staging table `name` (created here, in one transaction: COPY FREEZE);
+    returns the rows read. `import_id`: write the progress (outside a transaction)."""
+    with transaction.atomic():
+        create_staging(name, layout)
+        return copy_file(name, layout, path, import_id=import_id, freeze=True)
+
+
+def chunk_cuts(path, import_id) -> list | None:
+    """The chunks (billing.ingest_split.record_boundaries) of a big uncompressed CSV file read by a task or
+    the command (`import_id`: outside a transaction); None: the file is copied in one piece."""
+    if import_id is None or is_parquet(path) or is_gzip(path):
+        return None
+    return ingest_split.record_boundaries(path, ingest_split.data_start(path))
 
 
 def import_lock_key(import_id) -> int:
@@ -249,25 +224,37 @@ class _Phases:
         try:
             yield
         finally:
-            # A phase run more than once (each half of a pipelined import) adds up.
+            # A phase run more than once (each chunk of a chunked import) adds up.
             self.timings[name] = round(self.timings.get(name, 0) + time.monotonic() - started, 3)
             logger.info("usage import %s: %s %.2fs", self.usage_import.pk, name, self.timings[name])
 
 
-def typed_table_sql(typed: str, layout: focus.Layout, provider: str, staging: str) -> str:
+# The reseller's cloud accounts of a typed row `t` (SubAccountId, else BillingAccountId); parameter: reseller.
+ACCOUNTS = """LEFT JOIN customers_cloudaccount AS sa
+        ON sa.reseller_id = %(reseller)s AND sa.provider = t.provider AND sa.account_id = t.sub
+    LEFT JOIN customers_cloudaccount AS ba
+        ON ba.reseller_id = %(reseller)s AND ba.provider = t.provider AND ba.account_id = t.billing"""
+MATCHED = (
+    "COALESCE(sa.customer_id, ba.customer_id) AS customer_id, COALESCE(sa.id, ba.id) AS cloud_account_id"
+)
+
+
+def typed_table_sql(typed: str, layout: focus.Layout, provider: str, staging: str, matched=False) -> str:
     """The typed table: one pass over the text staging table (CREATE TABLE AS of one scan, so the
     expressions, the costly part, can run in parallel workers), stored in fingerprint order: the insert
     then adds to the usage table's unique (reseller, fingerprint) index in key order, touching each of its
     pages once instead of at random (with millions of rows the index outgrows shared_buffers, and every
-    random touch after a checkpoint writes a full page to the WAL). Its parameter: forced_provider."""
+    random touch after a checkpoint writes a full page to the WAL). Its parameter: forced_provider.
+    `matched`: with each row's customer_id and cloud_account_id too (create_matched_view's; parameter:
+    reseller), for the chunks billing.ingest_pipeline types beside the insert."""
     select = focus.typed_rows_sql(layout, provider, staging)
     return f"""
         CREATE UNLOGGED TABLE {typed} AS
-        SELECT n.line_no + 1 AS line_no, n.base, n.fingerprint, n.provider, n.billing, n.sub, n.usage_date,
-               n.charge_category, n.service_name, n.service_category, n.sku, n.region, n.resource_id,
-               n.quantity, n.cost, n.effective_cost, n.list_cost
-        FROM ({select}) AS n
-        ORDER BY n.fingerprint
+        SELECT t.line_no + 1 AS line_no, t.base, t.fingerprint, t.provider, t.billing, t.sub, t.usage_date,
+               t.charge_category, t.service_name, t.service_category, t.sku, t.region, t.resource_id,
+               t.quantity, t.cost, t.effective_cost, t.list_cost{f", {MATCHED}" if matched else ""}
+        FROM ({select}) AS t {ACCOUNTS if matched else ""}
+        ORDER BY t.fingerprint
     """
 
 
@@ -301,25 +288,22 @@ def type_rows(name: str, typed: str, layout: focus.Layout, usage_import: UsageIm
         raise ImportFailed("The file has rows that cannot be imported; nothing was imported.")
 
 
-def create_matched_view(typed: str, view: str) -> None:
+def create_matched_view(typed: str, view: str, matched=False) -> None:
     """The typed rows with their customer and cloud account (SubAccountId, else BillingAccountId, among
     the reseller's accounts), in the column names billing.pricing_sql and billing.rollups read: a TEMP
-    view, so the pricing keys and the insert each hash-join the accounts as they read the rows. Rows of a
-    closed provider period are left out (billing.usage_locks)."""
+    view, so the pricing keys and the insert each hash-join the accounts as they read the rows (`matched`:
+    the typed table has them already, typed_table_sql). Rows of a closed provider period are left out
+    (billing.usage_locks)."""
     open_only, params = closed_period_filter("t.provider", "t.usage_date")
+    accounts = "t.customer_id, t.cloud_account_id" if matched else MATCHED
     with connection.cursor() as cursor:
         cursor.execute(
             f"""CREATE TEMP VIEW {view} AS
-                SELECT t.line_no, t.base, t.fingerprint, COALESCE(sa.customer_id, ba.customer_id) AS customer_id,
-                       COALESCE(sa.id, ba.id) AS cloud_account_id, t.provider,
+                SELECT t.line_no, t.base, t.fingerprint, {accounts}, t.provider,
                        left(t.billing, 100) AS billing_account_id, left(t.sub, 100) AS sub_account_id,
                        t.usage_date, t.charge_category, t.service_name, t.service_category, t.sku, t.region,
                        t.resource_id, t.quantity, t.cost, t.effective_cost, t.list_cost
-                FROM {typed} AS t
-                LEFT JOIN customers_cloudaccount AS sa
-                    ON sa.reseller_id = %(reseller)s AND sa.provider = t.provider AND sa.account_id = t.sub
-                LEFT JOIN customers_cloudaccount AS ba
-                    ON ba.reseller_id = %(reseller)s AND ba.provider = t.provider AND ba.account_id = t.billing
+                FROM {typed} AS t {"" if matched else ACCOUNTS}
                 WHERE {open_only}""",
             {"reseller": current_reseller_id(), **params},
         )
@@ -345,11 +329,11 @@ def number_repeats(typed: str, repeats: str) -> str | None:
     return repeats
 
 
-def insert_rows(name: str, layout: focus.Layout, usage_import: UsageImport, read: int, phase,
-                first_half: int | None = None) -> tuple[int, int, int]:  # fmt: skip
-    """Parse, match, rate, deduplicate and roll up the staging rows; returns (new rows, matched, rows left
-    out because their provider period is closed). A file copied in halves (`first_half`: the rows of the
-    first) is typed and inserted half by half, the second half typed meanwhile (billing.ingest_pipeline)."""
+def insert_rows(name: str, layout: focus.Layout, usage_import: UsageImport, read: int | None, phase,
+                path=None, cuts: list | None = None) -> tuple[int, int, int, int]:  # fmt: skip
+    """Parse, match, rate, deduplicate and roll up the staging rows; returns (rows read, new rows,
+    matched, rows left out because their provider period is closed). A file cut into chunks (`cuts`, of the
+    file at `path`) is copied, typed and inserted chunk by chunk instead (billing.ingest_pipeline)."""
     with connection.cursor() as cursor:
         # This transaction only: sorts and hashes of millions of rows stay in memory, and every join is
         # a hash join (the staging tables have no statistics; a nested loop over 5,000 accounts or a
@@ -361,7 +345,7 @@ def insert_rows(name: str, layout: focus.Layout, usage_import: UsageImport, read
         # JIT spent 1-1.6 s compiling each big statement (more for the pricing keys, whose disabled nested
         # loop is priced at 10^10) and the compiled expressions ran no faster on 2 M rows.
         cursor.execute("SET LOCAL jit = off")
-    if first_half is None:
+    if cuts is None:
         typed = staging_names(usage_import.pk)[1]
         with phase("type+fingerprint"):
             type_rows(name, typed, layout, usage_import, read)
@@ -369,9 +353,9 @@ def insert_rows(name: str, layout: focus.Layout, usage_import: UsageImport, read
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE {typed}")
     else:
-        from .ingest_pipeline import insert_halves
+        from .ingest_pipeline import import_chunks
 
-        new, matched, closed, customers = insert_halves(name, layout, usage_import, read, first_half, phase)
+        read, new, matched, closed, customers = import_chunks(path, cuts, layout, usage_import, phase)
     with connection.cursor() as cursor:
         # What follows (month-to-date spend, credit thresholds) are small indexed look-ups.
         cursor.execute("SET LOCAL enable_nestloop TO DEFAULT")
@@ -380,7 +364,7 @@ def insert_rows(name: str, layout: focus.Layout, usage_import: UsageImport, read
         cursor.execute("SET LOCAL jit TO DEFAULT")
     with phase("refresh customers"):
         refresh_customers(customers)
-    return new, matched, closed
+    return read, new, matched, closed
 
 
 def insert_typed(typed: str, usage_import: UsageImport, phase, *, try_plain: bool = True):
@@ -419,7 +403,11 @@ def _save(usage_import, **fields):
 def drop_staging(import_id) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"DROP VIEW IF EXISTS usage_file_{import_id.hex}")
-        for table in staging_names(import_id):
+        cursor.execute(
+            "SELECT relname FROM pg_class WHERE relkind = 'r' AND relpersistence = 'u' AND relname ~ %s",
+            [CHUNK_TABLES.format(hex=import_id.hex)],
+        )
+        for table in [*staging_names(import_id), *(row[0] for row in cursor.fetchall())]:
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
 
@@ -453,15 +441,22 @@ def _run(usage_import: UsageImport) -> None:
         except focus.FocusFormatError as exc:
             raise ImportFailed(str(exc)) from exc
         live = None if connection.in_atomic_block else usage_import.pk
-        with phase("copy"):
-            read, source, first_half = copy_staging(name, layout, path, import_id=live)
-        _save(usage_import, rows_read=read, focus_version=layout.focus_version,
-              status=UsageImport.Status.PROCESSING)  # fmt: skip
+        with phase("find chunks"):
+            cuts = chunk_cuts(path, live)
+        read = None
+        if cuts is None:
+            with phase("copy"):
+                read = copy_staging(name, layout, path, import_id=live)
+            _save(usage_import, rows_read=read, focus_version=layout.focus_version,
+                  status=UsageImport.Status.PROCESSING)  # fmt: skip
+        else:  # read while inserting: the helpers write the progress (ingest_split.Progress)
+            _save(usage_import, focus_version=layout.focus_version)
         with transaction.atomic():
-            new, matched, closed = insert_rows(source, layout, usage_import, read, phase, first_half)
+            read, new, matched, closed = insert_rows(name, layout, usage_import, read, phase, path, cuts)
             _save(
                 usage_import,
                 status=UsageImport.Status.DONE,
+                rows_read=read,
                 rows_new=new,
                 rows_closed_period=closed,
                 rows_duplicate=read - new - closed,

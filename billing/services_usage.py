@@ -127,7 +127,7 @@ def drop_orphan_staging_tables() -> list:
     with connection.cursor() as cursor:
         cursor.execute(
             r"""SELECT relname FROM pg_class
-                WHERE relkind = 'r' AND relname ~ '^usage_(stage|typed|half|typed_half|typed_rest)_[0-9a-f]{32}$'"""
+                WHERE relkind = 'r' AND relname ~ '^usage_(stage|typed)[0-9]*_[0-9a-f]{32}$'"""
         )
         names = [row[0] for row in cursor.fetchall()]
     dropped = []

@@ -146,11 +146,14 @@ def test_the_sweep_recovers_every_reseller_and_drops_orphan_tables(focus_dir, re
     with tenant_scope(other_reseller):
         done = import_file(path)
         assert done.status == UsageImport.Status.DONE
-    leftover = staging_names(done.pk)[1]  # a finished import's table, e.g. from a failed DROP
+    # A finished import's tables, e.g. from a failed DROP: its typed table and two chunks' (ingest_pipeline).
+    leftovers = [staging_names(done.pk)[1], f"usage_stage3_{done.pk.hex}", f"usage_typed11_{done.pk.hex}"]
+    stale_chunk = f"usage_typed2_{stale.pk.hex}"  # a chunk of the dead worker's import
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE UNLOGGED TABLE {leftover} (line_no bigint)")
-    assert sweep_usage_imports() == {"failed": 1, "tables_dropped": 1}
-    assert not table_exists(leftover) and not table_exists(staging_names(stale.pk)[0])
+        for table in [*leftovers, stale_chunk]:
+            cursor.execute(f"CREATE UNLOGGED TABLE {table} (line_no bigint)")
+    assert sweep_usage_imports() == {"failed": 1, "tables_dropped": 3}
+    assert not any(table_exists(t) for t in [*leftovers, stale_chunk, staging_names(stale.pk)[0]])
     with tenant_scope(reseller):
         stale.refresh_from_db()
         assert stale.status == UsageImport.Status.FAILED
