@@ -31,6 +31,11 @@ SOURCES = [
     ("cloud_account_id", "customers_cloudaccount"), ("charge_item_id", "billing_chargeitem"),
     ("credit_id", "billing_credit"),
 ]  # fmt: skip
+MODELS = {
+    "marketplace_subscription": "marketplace.subscription", "marketplace_licensecharge": "marketplace.licensecharge",
+    "customers_cloudaccount": "customers.cloudaccount", "billing_chargeitem": "billing.chargeitem",
+    "billing_credit": "billing.credit",
+}  # fmt: skip
 SOURCE_CHECKS = "\n      UNION ALL\n".join(
     f"      SELECT 1 FROM new_lines l LEFT JOIN {table} x ON x.id = l.{column} AND x.reseller_id = l.reseller_id"
     f"\n       WHERE l.{column} IS NOT NULL AND x.id IS NULL"
@@ -133,70 +138,21 @@ class Migration(migrations.Migration):
                 to="billing.invoice",
             ),
         ),
-        migrations.AlterField(
-            model_name="invoiceline",
-            name="subscription",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                db_index=False,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="marketplace.subscription",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="invoiceline",
-            name="license_charge",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                db_index=False,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="marketplace.licensecharge",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="invoiceline",
-            name="cloud_account",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                db_index=False,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="customers.cloudaccount",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="invoiceline",
-            name="charge_item",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                db_index=False,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="billing.chargeitem",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="invoiceline",
-            name="credit",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                db_index=False,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="billing.credit",
-            ),
-        ),
+        *[
+            migrations.AlterField(
+                model_name="invoiceline",
+                name=column.removesuffix("_id"),
+                field=models.ForeignKey(
+                    blank=True,
+                    db_constraint=False,
+                    db_index=False,
+                    null=True,
+                    on_delete=django.db.models.deletion.PROTECT,
+                    related_name="+",
+                    to=MODELS[table],
+                ),
+            )
+            for column, table in SOURCES
+        ],
         migrations.RunSQL(GUARD_SQL, UNDO_SQL + _previous_guard()),
     ]
