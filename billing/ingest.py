@@ -166,12 +166,14 @@ def validate(name: str, layout: focus.Layout, provider: str) -> None:
 
 def staging_names(import_id) -> tuple[str, str]:
     """The import's text staging table and typed table, named after it so a sweep can find them (a file
-    cut into chunks has one of each per chunk: billing.ingest_pipeline, CHUNK_TABLES)."""
+    cut into chunks has one of each per chunk, numbered: billing.ingest_pipeline). STAGING_TABLES matches
+    them all."""
     return f"usage_stage_{import_id.hex}", f"usage_typed_{import_id.hex}"
 
 
-# The tables of an import's chunks (billing.ingest_pipeline.Chunks), whatever their number.
-CHUNK_TABLES = r"^usage_(stage|typed)[0-9]+_{hex}$"
+# Every staging and typed table of the import with id hex `hex` (staging_names, and the numbered ones of
+# its chunks, billing.ingest_pipeline.Chunks); the orphan sweep formats it with any import's hex.
+STAGING_TABLES = r"^usage_(stage|typed)[0-9]*_{hex}$"
 
 
 def copy_staging(name: str, layout: focus.Layout, path, *, import_id=None) -> int:
@@ -404,10 +406,10 @@ def drop_staging(import_id) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"DROP VIEW IF EXISTS usage_file_{import_id.hex}")
         cursor.execute(
-            "SELECT relname FROM pg_class WHERE relkind = 'r' AND relpersistence = 'u' AND relname ~ %s",
-            [CHUNK_TABLES.format(hex=import_id.hex)],
+            "SELECT relname FROM pg_class WHERE relkind = 'r' AND relname ~ %s",
+            [STAGING_TABLES.format(hex=import_id.hex)],
         )
-        for table in [*staging_names(import_id), *(row[0] for row in cursor.fetchall())]:
+        for (table,) in cursor.fetchall():
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
 

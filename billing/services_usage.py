@@ -16,7 +16,7 @@ from customer360.tenancy import current_reseller_id
 from customers.models import CloudProvider
 from customers.services import do_link_cloud_account
 
-from .ingest import drop_staging, import_lock
+from .ingest import STAGING_TABLES, drop_staging, import_lock
 from .models_usage import UsageImport, UsageRow
 from .rollups import process_pending
 from .signals import send_usage_rolled_up
@@ -120,14 +120,14 @@ def recover_stale_imports(*, minutes: int = STALE_MINUTES, now=None) -> list:
 
 
 def drop_orphan_staging_tables() -> list:
-    """Staging tables (billing.ingest.staging_names) of imports no worker is running any more: a
+    """Staging tables (billing.ingest.STAGING_TABLES) of imports no worker is running any more: a
     finished, failed or deleted import whose lock is free. Returns the tables dropped."""
     from customer360.tenancy import reseller_of, tenant_scope
 
     with connection.cursor() as cursor:
         cursor.execute(
-            r"""SELECT relname FROM pg_class
-                WHERE relkind = 'r' AND relname ~ '^usage_(stage|typed)[0-9]*_[0-9a-f]{32}$'"""
+            "SELECT relname FROM pg_class WHERE relkind = 'r' AND relname ~ %s",
+            [STAGING_TABLES.format(hex="[0-9a-f]{32}")],
         )
         names = [row[0] for row in cursor.fetchall()]
     dropped = []

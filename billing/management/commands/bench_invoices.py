@@ -74,9 +74,9 @@ class Command(BaseCommand):
             worker = self.start_worker(opts["workers"])
             try:
                 self.warm_up(opts["chunk_size"])
-                first = self.timed_run(reseller, opts["chunk_size"], "first run (no drafts yet)")
+                first = self.timed_run(opts["chunk_size"], "first run (no drafts yet)")
                 totals = self.totals()
-                again = self.timed_run(reseller, opts["chunk_size"], "re-run (every draft rebuilt)")
+                again = self.timed_run(opts["chunk_size"], "re-run (every draft rebuilt)")
                 if self.totals() != totals:
                     raise CommandError("The re-run changed the invoices' totals.")
             finally:
@@ -221,13 +221,12 @@ class Command(BaseCommand):
         Celery app; the ones just started have neither (a first run paid ~0.3 s for them). An untimed run of
         a month with nothing to invoice takes every chunk through both worker processes and opens them;
         its run record goes after."""
-        seconds = self.timed_run(None, chunk_size, "warm-up (a month with nothing to invoice)", WARM_UP_MONTH)
+        self.timed_run(chunk_size, "warm-up (a month with nothing to invoice)", WARM_UP_MONTH)
         if Invoice.objects.filter(month=WARM_UP_MONTH).exists():
             raise CommandError("The warm-up month has invoices: choose another WARM_UP_MONTH.")
         InvoiceRun.objects.filter(month=WARM_UP_MONTH).delete()
-        return seconds
 
-    def timed_run(self, reseller, chunk_size: int, label: str, month=MONTH) -> float:
+    def timed_run(self, chunk_size: int, label: str, month=MONTH) -> float:
         started = timezone.now()
         run = do_start_run(None, month, queue=True, chunk_size=chunk_size)
         deadline = time.monotonic() + 3600
