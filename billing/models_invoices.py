@@ -181,7 +181,10 @@ class InvoiceLine(TenantModel):
         "accounts.Reseller", on_delete=models.CASCADE, editable=False, related_name="+", db_index=False,
         db_constraint=False,
     )  # fmt: skip
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines", db_index=False)
+    # Checked by the lines' statement guard and billing_invoice's triggers (billing 0018), not a foreign key.
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.CASCADE, related_name="lines", db_index=False, db_constraint=False
+    )
     position = models.PositiveIntegerField()
     kind = models.CharField(max_length=15, choices=LineKind.choices)
     description = models.CharField(max_length=300)

@@ -160,6 +160,33 @@ def test_a_line_belongs_to_an_invoice_of_its_own_reseller(reseller, other_resell
         assert InvoiceLine.objects.filter(invoice=mine).count() == 1, "nothing of it was written"
 
 
+def test_a_line_and_its_invoice_stay_together(reseller):
+    """No foreign key holds a line to its invoice (billing 0018): the guard refuses a line naming no
+    invoice; billing_invoice's triggers refuse deleting an invoice that still has lines and changing an
+    invoice's id. Deleting a draft the way the application does (its lines first) still works."""
+    customer = make_customer(reseller, name="Initech")
+    make_subscription(customer, unit_price="10.00", quantity=1)
+    mine = draft(customer)
+
+    def sql(statement, params):
+        def run():
+            with tenant_scope(reseller), connection.cursor() as cursor:
+                cursor.execute(statement, params)
+
+        return run
+
+    assert refused(
+        sql("UPDATE billing_invoiceline SET invoice_id = %s WHERE invoice_id = %s", [uuid.uuid4(), mine.pk])
+    )
+    assert refused(sql("DELETE FROM billing_invoice WHERE id = %s", [mine.pk]))
+    assert refused(sql("UPDATE billing_invoice SET id = %s WHERE id = %s", [uuid.uuid4(), mine.pk]))
+    with tenant_scope(reseller):
+        assert InvoiceLine.objects.filter(invoice=mine).count() == 1, "nothing of it was written"
+        Invoice.objects.filter(pk=mine.pk).delete()
+        assert not Invoice.objects.filter(pk=mine.pk).exists()
+        assert not InvoiceLine.objects.filter(invoice_id=mine.pk).exists()
+
+
 def test_a_line_names_sources_of_its_own_reseller(reseller, other_reseller):
     """A line's sources have no per-row foreign key (billing 0017): the guard refuses a statement naming a
     source that does not exist or is another reseller's, seen from a reseller's scope or from every row."""
