@@ -7,7 +7,7 @@ The draft is rebuilt from scratch in one transaction, in this order, every line 
 1. subscription fees: monthly ones prorated by day (a mid-month start, a cancellation, each license change
    from the day it takes effect); annual ones in full in the month a term starts, with marketplace's
    prorated increase charges; one-time ones in the month they start;
-2. rated usage (billing.UsageDaily at customer price) per cloud account, provider and service;
+2. rated usage (billing.UsageMonthly, the daily rollup summed per month, at customer price) per cloud account, provider and service;
 3. charges and discounts (services_charges.compute_charge) on the spend of their scope; a discount is split
    over the tax categories it discounts and never takes a category below zero;
 4. tax per component (billing.tax.tax_breakdown) on each taxable category's net amount;
@@ -39,7 +39,7 @@ from .models_charges import ChargeItem, ChargeKind, ChargeScope, Recurrence
 from .models_credits import CreditApplication
 from .models_invoices import Invoice, InvoiceLine, InvoiceStatus, LineKind
 from .models_tax import TaxCategory
-from .models_usage import UsageDaily
+from .models_usage import UsageMonthly
 from .services_charges import compute_charge
 from .services_credits import apply_credits
 from .tax import tax_breakdown
@@ -229,14 +229,14 @@ def subscription_lines(
 
 
 def usage_lines(customer, currency: str, first: date, last: date) -> tuple[list, int]:
-    """Rated usage grouped by cloud account, provider and service; and how many daily rows in another
-    currency were left out (said in the invoice's notes)."""
-    rows = UsageDaily.objects.filter(customer=customer, day__gte=first, day__lte=last)
+    """Rated usage of the month `first` .. `last` grouped by cloud account, provider and service (the
+    monthly rollup's rows); and how many daily rows in another currency were left out (said in the
+    invoice's notes)."""
+    rows = UsageMonthly.objects.filter(customer=customer, month=first)
     accounts = {a.pk: a for a in CloudAccount.objects.filter(customer=customer)}
     grouped = (
         rows.filter(currency=currency)
-        .values("cloud_account_id", "provider", "service_name")
-        .annotate(price=Sum("price"), cost=Sum("cost"), quantity=Sum("quantity"))
+        .values("cloud_account_id", "provider", "service_name", "price", "cost", "quantity")
         .order_by("provider", "cloud_account_id", "service_name")
     )
     out = []
@@ -251,7 +251,7 @@ def usage_lines(customer, currency: str, first: date, last: date) -> tuple[list,
             refs={"cloud_account": account}, provider=g["provider"], service_name=g["service_name"],
             period=(first, last),
         ))  # fmt: skip
-    other = rows.exclude(currency=currency).count()
+    other = rows.exclude(currency=currency).aggregate(n=Sum("day_rows"))["n"] or 0
     return out, other
 
 

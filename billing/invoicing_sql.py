@@ -87,15 +87,15 @@ WHERE s.customer_id = ANY(%(ids)s::uuid[]) AND s.reseller_id = %(reseller)s
   AND s.status IN {_in(BILLED_STATUSES)} AND s.start_date <= %(last)s
 """
 
-# The chunk's month of daily usage, grouped as every usage line and the other-currency note need it.
+# The chunk's month of usage as every usage line and the other-currency note need it: the monthly rollup's
+# rows (billing.UsageMonthly), one per customer, currency, cloud account, provider and service.
 CHUNK_USAGE = """
 DROP TABLE IF EXISTS chunk_usage;
 CREATE TEMP TABLE chunk_usage ON COMMIT DROP AS
-SELECT u.customer_id, u.currency, u.cloud_account_id, u.provider, u.service_name,
-       sum(u.price) AS price, sum(u.cost) AS cost, sum(u.quantity) AS quantity, count(*) AS days
-FROM billing_usagedaily u
-WHERE u.customer_id = ANY(%(ids)s::uuid[]) AND u.reseller_id = %(reseller)s AND u.day BETWEEN %(first)s AND %(last)s
-GROUP BY u.customer_id, u.currency, u.cloud_account_id, u.provider, u.service_name
+SELECT u.customer_id, u.currency, u.cloud_account_id, u.provider, u.service_name, u.price, u.cost, u.quantity,
+       u.day_rows AS days
+FROM billing_usagemonthly u
+WHERE u.customer_id = ANY(%(ids)s::uuid[]) AND u.reseller_id = %(reseller)s AND u.month = %(first)s
 """
 
 # Subscriptions not ended before the month, with their days of service in it.

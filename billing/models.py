@@ -55,7 +55,7 @@ from .models_invoices import (  # noqa: E402
     ProviderPeriod,
 )
 from .models_tax import TaxProfile, TaxRate  # noqa: E402,F401
-from .models_usage import UsageDaily, UsageImport, UsageRow  # noqa: E402,F401
+from .models_usage import UsageDaily, UsageImport, UsageMonthly, UsageRow  # noqa: E402,F401
 
 __all__ += ["Invoice", "InvoiceCounter", "InvoiceLine", "InvoiceRun", "InvoiceRunChunk", "Payment"]
 __all__ += ["CreditNote", "ProviderPeriod"]

@@ -7,6 +7,8 @@
 * UsageDaily: per customer, cloud account, provider, service and charge category and day: cost, customer
   price and quantity. billing.DailySpend (per customer, provider and day) is maintained beside it and
   is what the KPI cards read.
+* UsageMonthly: UsageDaily summed per month (without the charge category), kept by triggers of the daily
+  table (billing 0019) whoever writes it; what invoices read.
 """
 
 from decimal import Decimal
@@ -196,3 +198,47 @@ class UsageDaily(TenantModel):
         return (
             f"{self.customer_id} {self.day} {self.provider} {self.service_name}: {self.price} {self.currency}"
         )
+
+
+class UsageMonthly(TenantModel):
+    """UsageDaily per customer, cloud account, month, provider, service and currency: what an invoice's usage
+    lines are (invoicing.usage_lines; invoicing_sql for a run's chunk: 5 rows a customer, not 155).
+
+    Written only by the triggers of billing_usagedaily (billing 0019), from each statement's rows: an
+    insert adds, an update adds the new values and takes away the old, a delete takes away (a row with no
+    daily row left goes). So it stays the sum of the daily rows whatever writes them (an import, rows
+    matched later, a customer or an account deleted), and the application never writes it. No foreign
+    keys of its own for the same reason: the daily rows' deletion takes its rows with them."""
+
+    customer = models.ForeignKey(
+        "customers.Customer",
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    cloud_account = models.ForeignKey(
+        "customers.CloudAccount", on_delete=models.DO_NOTHING, related_name="+", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
+    month = models.DateField(help_text="the first day of the month")
+    provider = models.CharField(max_length=10)
+    service_name = models.CharField(max_length=150, blank=True)
+    currency = models.CharField(max_length=3)
+    cost = models.DecimalField(max_digits=24, decimal_places=4, default=Decimal("0"))
+    price = models.DecimalField(max_digits=24, decimal_places=4, default=Decimal("0"))
+    quantity = models.DecimalField(max_digits=38, decimal_places=18, default=Decimal("0"))
+    day_rows = models.BigIntegerField(default=0, help_text="the daily rows summed here")
+
+    class Meta:
+        ordering = ["-month"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "month", "cloud_account", "provider", "service_name", "currency"],
+                name="usagemonthly_one_row_per_key",
+            ),
+            models.CheckConstraint(condition=models.Q(month__day=1), name="usagemonthly_first_day"),
+        ]
+
+    def __str__(self):
+        return f"{self.customer_id} {self.month:%Y-%m} {self.provider} {self.service_name}: {self.price} {self.currency}"

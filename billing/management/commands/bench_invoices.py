@@ -1,6 +1,7 @@
 """python manage.py bench_invoices: the monthly invoice run over 10,000 customers, 5,000,000 rated usage rows
-(and their UsageDaily rollups) and 30,000 subscriptions, against one plain SQL aggregate of the same usage
-rows (`SELECT customer_id, sum(price) … GROUP BY customer_id`); docs/benchmarks.md, "Invoice run".
+(their UsageDaily and UsageMonthly rollups) and 30,000 subscriptions, against one plain SQL aggregate of
+the same usage rows (`SELECT customer_id, sum(price) … GROUP BY customer_id`); docs/benchmarks.md,
+"Invoice run".
 
 The run takes the production path: do_start_run queues the chunks, and 2 real Celery worker processes
 (one prefork worker, concurrency 2, on this database and the REDIS_URL broker) build them. It is timed
@@ -166,6 +167,7 @@ class Command(BaseCommand):
             counts = {}
             for label, table in (("customers", "customers_customer"), ("subscriptions", "marketplace_subscription"),
                                  ("usage rows", "billing_usagerow"), ("daily rollups", "billing_usagedaily"),
+                                 ("monthly rollups", "billing_usagemonthly"),
                                  ("license changes", "marketplace_licensecharge"), ("charge items", "billing_chargeitem"),
                                  ("tax profiles", "billing_taxprofile"), ("credits", "billing_credit")):  # fmt: skip
                 cursor.execute(f"SELECT count(*) FROM {table} WHERE reseller_id = %s", [reseller.pk])
