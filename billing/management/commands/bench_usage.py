@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 from django.core.management.base import BaseCommand
@@ -22,10 +23,14 @@ from accounts.models import Reseller, Role, User
 from billing import focus
 from billing.demo_usage import rewrite
 from billing.ingest import copy_file, create_staging, read_header
+from billing.models import Pricebook, PricebookAssignment, PricebookRule
+from billing.models_pricebook import Method, Scope
 from billing.models_usage import UsageImport
 from customer360.rls import as_owner
 from customer360.tenancy import tenant_scope
 from customers.models import CloudAccount, Customer
+from marketplace.models import Provider
+from marketplace.services import do_authorize_provider
 
 SLUG = "bench-usage"
 CHILD = """
@@ -128,6 +133,7 @@ class Command(BaseCommand):
                         cursor.execute(f"DELETE FROM {table} WHERE reseller_id = %s", [old.pk])
                 with tenant_scope(old):
                     Customer.objects.all().delete()
+                    PricebookAssignment.objects.all().delete()  # they protect the pricebooks
                 old.delete()
                 # A server may run without autovacuum: the last run's millions of dead rows would slow
                 # this one's every scan and index insert.
@@ -139,6 +145,7 @@ class Command(BaseCommand):
             "owner@bench-usage.example", "bench-usage-pw", reseller=reseller, role=Role.OWNER
         )
         with tenant_scope(reseller):
+            self.price_aws(reseller)
             big = Customer.objects.create(name="Millions of rows")
             thousand = Customer.objects.create(name="A thousand rows")
             header = read_header(small)
@@ -159,6 +166,24 @@ class Command(BaseCommand):
         child = self.import_in_child(reseller, few)
         self.stdout.write(f"thousand-row customer: {child['matched']} rows imported")
         return reseller, (big, thousand)
+
+    def price_aws(self, reseller):
+        """Every row is rated as a reseller's would be: AWS authorized, and a default pricebook (cost plus
+        12 %) from before any usage date, so each row's key finds a pricebook, a rule and a rate."""
+        aws, _ = Provider.objects.get_or_create(code="aws", defaults={"name": "AWS"})
+        do_authorize_provider(None, reseller, aws)
+        start = date(2000, 1, 1)
+        book = Pricebook.objects.create(
+            reseller_id=reseller.pk, provider=aws, kind=Pricebook.Kind.CUSTOM, name="Bench: cost plus 12 %",
+            currency="USD", valid_from=start,
+        )  # fmt: skip
+        PricebookRule.objects.create(
+            reseller_id=reseller.pk, pricebook=book, scope_type=Scope.PROVIDER, method=Method.MARKUP,
+            value=Decimal("12"), valid_from=start,
+        )  # fmt: skip
+        PricebookAssignment.objects.create(
+            reseller_id=reseller.pk, provider=aws, pricebook=book, valid_from=start
+        )
 
     def plain_copy(self, path: Path):
         name = "bench_plain_copy"
