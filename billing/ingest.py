@@ -172,8 +172,9 @@ def staging_names(import_id) -> tuple[str, str]:
 
 
 # Every staging and typed table of the import with id hex `hex` (staging_names, and the numbered ones of
-# its chunks, billing.ingest_pipeline.Chunks); the orphan sweep formats it with any import's hex.
-STAGING_TABLES = r"^usage_(stage|typed)[0-9]*_{hex}$"
+# its chunks and their pricing keys, billing.ingest_pipeline.Chunks); the orphan sweep formats it with any
+# import's hex.
+STAGING_TABLES = r"^usage_(stage|typed|keys)[0-9]*_{hex}$"
 
 
 def copy_staging(name: str, layout: focus.Layout, path, *, import_id=None) -> int:

@@ -6,10 +6,12 @@ one of the two cores idle for much of the import (the insert alone, on one core,
 file is cut into chunks at line starts (billing.ingest_split.record_boundaries, CHUNK_BYTES each). Chunk
 k is copied (COPY FREEZE) into the UNLOGGED table usage_stage<k>_<import id>, then typed
 (billing.ingest.typed_table_sql, no parallel workers: the two cores are taken) into usage_typed<k>_<import
-id>, with each row's cloud account and customer matched already (the insert, the critical path, then
-joins no accounts). Two helpers do it, each on an autocommit connection of its own: a thread, which types
-the first chunk copied and not typed yet, else copies the next chunk; and the import's own thread, which
-copies the next chunk (for the thread to type) whenever no chunk is typed for it to insert. The import's
+id>, with each row's cloud account and customer matched already, and its pricing keys made into
+usage_keys<k>_<import id> (billing.pricing_sql: the insert, the critical path, then joins no accounts and
+looks up no pricebooks; the keys read the pricebooks as they are when the chunk is typed). Two helpers
+do it, each on an autocommit connection of its own: a thread, which types the first chunk copied and not
+typed yet, else copies the next chunk; and the import's own thread, which copies the next chunk (for the
+thread to type) whenever no chunk is typed for it to insert. The import's
 connection inserts each chunk as soon as it is typed. What the import writes is still one transaction:
 the helpers only write their UNLOGGED tables (dropped by billing.ingest.drop_staging; the sweep of orphan
 tables knows their names), so a bad line, a failure or a killed worker keeps nothing.
@@ -38,7 +40,7 @@ from customer360.rls import RESELLER_SETTING
 
 from . import ingest
 from .ingest_split import Progress, byte_range, driver_params
-from .pricing_sql import create_price_keys
+from .pricing_sql import price_keys_sql
 from .rollups import try_insert_plain
 from .usage_locks import count_in_closed_periods
 
@@ -64,6 +66,9 @@ class Chunks:
 
     def typed_table(self, k: int) -> str:
         return f"usage_typed{k}_{self.hex}"
+
+    def keys_table(self, k: int) -> str:
+        return f"usage_keys{k}_{self.hex}"
 
     def take_copy(self) -> int | None:
         """The next chunk to copy; None when all are taken, or after a COPY error (one COPY stops there)."""
@@ -210,6 +215,17 @@ class Helper:
             ch.type_failed(k, None)
             return
         self.conn.execute(f"DROP TABLE {stage}")
+        try:
+            # The chunk's pricing keys too, off the import's thread (the rows of a closed period are left
+            # out by the insert, not here: a key too many is never joined).
+            with self.phase(f"{self.prefix}price keys"):
+                keys = ch.keys_table(k)
+                self.conn.execute(f"CREATE UNLOGGED TABLE {keys} AS {price_keys_sql(ch.typed_table(k))}",
+                                  {"reseller": ch.reseller})  # fmt: skip
+                self.conn.execute(f"ANALYZE {keys}")
+        except Exception as exc:  # noqa: BLE001 - reported by the import's thread (import_chunks)
+            ch.type_failed(k, exc)
+            return
         ch.type_done(k)
 
     def cancel(self):
@@ -286,7 +302,7 @@ def _insert_while_typed(chunks: Chunks, mine: Helper, usage_import, phase) -> li
                 break
             pending.discard(k)
             if None not in inserted:
-                inserted.append(_insert_plain(chunks.typed_table(k), usage_import, phase, str(k)))
+                inserted.append(_insert_plain(chunks, k, usage_import, phase))
         elif (j := chunks.take_copy()) is not None:
             mine.copy(j)
         else:
@@ -325,14 +341,13 @@ def _raise_failure(chunks: Chunks):
     raise ingest.typing_failure(error, view, chunks.layout, chunks.provider) from error
 
 
-def _insert_plain(typed: str, usage_import, phase, suffix: str):
-    """One chunk's plain insert (billing.rollups.try_insert_plain): (new rows, matched, customers), or None
-    when one of its first rows or any row conflicts on the fingerprint."""
-    keys = f"usage_keys{suffix}_{usage_import.pk.hex}"
-    matched_view = f"usage_matched{suffix}_{usage_import.pk.hex}"
-    ingest.create_matched_view(typed, matched_view, matched=True)
-    with phase("match+price keys"):
-        create_price_keys(matched_view, keys)
+def _insert_plain(chunks: Chunks, k: int, usage_import, phase):
+    """Chunk k's plain insert (billing.rollups.try_insert_plain) with the pricing keys its helper made:
+    (new rows, matched, customers), or None when one of its first rows or any row conflicts on the
+    fingerprint."""
+    keys = chunks.keys_table(k)
+    matched_view = f"usage_matched{k}_{usage_import.pk.hex}"
+    ingest.create_matched_view(chunks.typed_table(k), matched_view, matched=True)
     with phase("match+insert+rate+rollup"):
         done = try_insert_plain(matched_view, keys, usage_import.pk)
     with connection.cursor() as cursor:

@@ -139,11 +139,19 @@ def _reseller(reseller_id):
     return reseller_id
 
 
+def price_keys_sql(table: str) -> str:
+    """The SELECT of `table`'s pricing keys (create_price_keys); its parameter: reseller."""
+    return KEY_SQL.format(
+        table=connection.ops.quote_name(table), minor_units=_minor_units_sql("cur.currency")
+    )
+
+
 def create_price_keys(table: str, keys: str, reseller_id=None) -> int:
-    """Create the TEMP table `keys` (small: dropped with the session if not before): one row per distinct pricing key of `table`'s rows that have a
-    customer, with everything the look-ups found (currency, pricebook, rule, method, value, exchange
-    rate, priceable, minor units, note). Returns the number of keys."""
-    sql = KEY_SQL.format(table=connection.ops.quote_name(table), minor_units=_minor_units_sql("cur.currency"))
+    """Create the TEMP table `keys` (small: dropped with the session if not before): one row per distinct
+    pricing key of `table`'s rows that have a customer, with everything the look-ups found (currency,
+    pricebook, rule, method, value, exchange rate, priceable, minor units, note). Returns the number of
+    keys."""
+    sql = price_keys_sql(table)
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMP TABLE {connection.ops.quote_name(keys)} AS {sql}",
                        {"reseller": _reseller(reseller_id)})  # fmt: skip

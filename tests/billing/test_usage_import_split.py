@@ -6,7 +6,7 @@ import csv
 import gzip
 import threading
 import uuid
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import psycopg
 import pytest
@@ -19,6 +19,8 @@ from billing.models_usage import UsageDaily, UsageImport, UsageRow
 from customer360.tenancy import tenant_scope
 
 from ..factories import CloudAccountFactory, CustomerFactory, ResellerFactory
+from ..marketplace.factories import ProviderFactory, authorize
+from .factories import AssignmentFactory, PricebookFactory, RuleFactory
 from .focus_files import accounts_of, generate, import_file
 
 # The import cuts a file into chunks only outside a transaction (a task, the command): committed data.
@@ -101,7 +103,9 @@ def test_the_chunks_are_imported_with_the_files_line_numbers(tmp_path):
         assert UsageRow.objects.aggregate(t=Sum("cost"))["t"] == raw
         assert round(DailySpend.objects.aggregate(t=Sum("cost"))["t"], 2) == round(raw, 2)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_class WHERE relname ~ '^usage_(stage|typed|file|all)[0-9]*_'")
+        cursor.execute(
+            "SELECT count(*) FROM pg_class WHERE relname ~ '^usage_(stage|typed|keys|file|all)[0-9]*_'"
+        )
         assert cursor.fetchone()[0] == 0
 
 
@@ -117,7 +121,9 @@ def _chunked_and_whole(path, monkeypatch, chunks: int = 4):
     assert chunked.error == whole.error
     assert not UsageRow.objects.exists()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_class WHERE relname ~ '^usage_(stage|typed|file|all)[0-9]*_'")
+        cursor.execute(
+            "SELECT count(*) FROM pg_class WHERE relname ~ '^usage_(stage|typed|keys|file|all)[0-9]*_'"
+        )
         assert cursor.fetchone()[0] == 0
     return chunked
 
@@ -291,7 +297,9 @@ def test_a_failure_in_a_helper_or_the_insert_keeps_nothing(tmp_path, monkeypatch
         assert not UsageRow.objects.exists() and not UsageDaily.objects.exists()
     assert threading.active_count() == threads
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_class WHERE relname ~ '^usage_(stage|typed|file|all)[0-9]*_'")
+        cursor.execute(
+            "SELECT count(*) FROM pg_class WHERE relname ~ '^usage_(stage|typed|keys|file|all)[0-9]*_'"
+        )
         assert cursor.fetchone()[0] == 0
 
 
@@ -316,3 +324,30 @@ def test_accounts_are_matched_by_the_helpers(tmp_path):
         assert sorted((line, account) for line, account, _ in rows) == expected
         assert {c for _, account, c in rows if account} == {customer.pk}
         assert not any(c for _, account, c in rows if not account)
+
+
+def test_each_chunk_is_priced_with_the_keys_its_helper_made(tmp_path):
+    """The helpers make each chunk's pricing keys as they type it (usage_keys<k>_<import>): every row of
+    every chunk gets the reseller's pricebook, its rule and the rule's price (cost plus 12 %, rounded
+    half-up to the cent), and the keys' tables go with the import's others."""
+    source = generate(tmp_path, "aws", "1.2", 200)
+    reseller = _linked_reseller(source)
+    aws = ProviderFactory(code="aws")
+    authorize(reseller, aws)
+    book = PricebookFactory(reseller=reseller, provider=aws)
+    rule = RuleFactory(pricebook=book, value=Decimal("12"))
+    AssignmentFactory(pricebook=book)
+    with tenant_scope(reseller):
+        record = import_file(source)
+        assert record.status == UsageImport.Status.DONE, record.error
+        rows = list(UsageRow.objects.values_list("cost", "price", "pricebook_id", "rule_id", "priced_note"))
+    assert len(rows) == 200
+    cent = Decimal("0.01")
+    for cost, price, pricebook, priced_by, note in rows:
+        assert (pricebook, priced_by, note) == (book.pk, rule.pk, "")
+        assert price == (cost * Decimal("1.12")).quantize(cent, rounding=ROUND_HALF_UP)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_class WHERE relname ~ %s", [f"^usage_keys[0-9]+_{record.pk.hex}$"]
+        )
+        assert cursor.fetchone()[0] == 0
