@@ -403,14 +403,22 @@ def _save(usage_import, **fields):
     usage_import.save(update_fields=list(fields))
 
 
+def staging_tables(hex_pattern: str) -> list[str]:
+    """The staging tables (STAGING_TABLES) there are of the imports whose id hex matches `hex_pattern`:
+    UNLOGGED ones only (a TEMP table of the same name is another session's, and goes with it)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname FROM pg_class WHERE relkind = 'r' AND relpersistence = 'u' AND relname ~ %s",
+            [STAGING_TABLES.format(hex=hex_pattern)],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
 def drop_staging(import_id) -> None:
+    tables = staging_tables(import_id.hex)
     with connection.cursor() as cursor:
         cursor.execute(f"DROP VIEW IF EXISTS usage_file_{import_id.hex}")
-        cursor.execute(
-            "SELECT relname FROM pg_class WHERE relkind = 'r' AND relname ~ %s",
-            [STAGING_TABLES.format(hex=import_id.hex)],
-        )
-        for (table,) in cursor.fetchall():
+        for table in tables:
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
 

@@ -11,10 +11,10 @@ usage_keys<k>_<import id> (billing.pricing_sql: the insert, the critical path, t
 looks up no pricebooks; the keys read the pricebooks as they are when the chunk is typed). Two helpers
 do it, each on an autocommit connection of its own: a thread, which types the first chunk copied and not
 typed yet, else copies the next chunk; and the import's own thread, which copies the next chunk (for the
-thread to type) whenever no chunk is typed for it to insert. The import's
-connection inserts each chunk as soon as it is typed. What the import writes is still one transaction:
-the helpers only write their UNLOGGED tables (dropped by billing.ingest.drop_staging; the sweep of orphan
-tables knows their names), so a bad line, a failure or a killed worker keeps nothing.
+thread to type) whenever no chunk is typed for it to insert. The import's connection inserts each chunk
+as soon as it is typed. What the import writes is still one transaction: the helpers only write their
+UNLOGGED tables (dropped by billing.ingest.drop_staging; the sweep of orphan tables knows their names),
+so a bad line, a failure or a killed worker keeps nothing.
 
 * Line numbers are the file's: chunk k is typed with the rows the COPYs of the chunks before it read (a
   quoted field may hold newlines: lines are not rows).

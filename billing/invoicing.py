@@ -7,7 +7,8 @@ The draft is rebuilt from scratch in one transaction, in this order, every line 
 1. subscription fees: monthly ones prorated by day (a mid-month start, a cancellation, each license change
    from the day it takes effect); annual ones in full in the month a term starts, with marketplace's
    prorated increase charges; one-time ones in the month they start;
-2. rated usage (billing.UsageMonthly, the daily rollup summed per month, at customer price) per cloud account, provider and service;
+2. rated usage (billing.UsageMonthly, the daily rollup summed per month, at customer price) per cloud
+   account, provider and service;
 3. charges and discounts (services_charges.compute_charge) on the spend of their scope; a discount is split
    over the tax categories it discounts and never takes a category below zero;
 4. tax per component (billing.tax.tax_breakdown) on each taxable category's net amount;

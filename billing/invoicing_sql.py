@@ -295,8 +295,6 @@ def fill_spend(ids: list, first, last, reseller_id, *, charged, taxed) -> tuple[
         "charged": uuid_array(charged), "taxed": uuid_array(set(taxed) - set(charged)),
     }  # fmt: skip
     with connection.cursor() as cursor:
-        # A chunk's daily usage rows are grouped in memory (hashed, not sorted on disk in 4 MB runs).
-        cursor.execute("SET LOCAL work_mem = '32MB'")
         cursor.execute(CREATE)
         cursor.execute(CHUNK_SUBSCRIPTIONS, params)
         cursor.execute(CHUNK_USAGE, params)

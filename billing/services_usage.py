@@ -16,7 +16,7 @@ from customer360.tenancy import current_reseller_id
 from customers.models import CloudProvider
 from customers.services import do_link_cloud_account
 
-from .ingest import STAGING_TABLES, drop_staging, import_lock
+from .ingest import drop_staging, import_lock, staging_tables
 from .models_usage import UsageImport, UsageRow
 from .rollups import process_pending
 from .signals import send_usage_rolled_up
@@ -124,14 +124,8 @@ def drop_orphan_staging_tables() -> list:
     finished, failed or deleted import whose lock is free. Returns the tables dropped."""
     from customer360.tenancy import reseller_of, tenant_scope
 
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT relname FROM pg_class WHERE relkind = 'r' AND relname ~ %s",
-            [STAGING_TABLES.format(hex="[0-9a-f]{32}")],
-        )
-        names = [row[0] for row in cursor.fetchall()]
     dropped = []
-    for name in names:
+    for name in staging_tables("[0-9a-f]{32}"):
         import_id = uuid.UUID(name.rsplit("_", 1)[1])
         reseller = reseller_of(UsageImport, import_id)
         with import_lock(import_id) as free:

@@ -39,8 +39,11 @@ TAKE_AWAY = f"""
     SET cost = m.cost + d.cost, price = m.price + d.price, quantity = m.quantity + d.quantity,
         day_rows = m.day_rows + d.day_rows
     FROM ({_grouped("old_rows", "-")}) d WHERE {MATCH};
-    DELETE FROM billing_usagemonthly m USING (SELECT DISTINCT {KEY} FROM ({_grouped("old_rows", "")}) g) d
-    WHERE {MATCH} AND m.day_rows <= 0;"""
+    DELETE FROM billing_usagemonthly m USING (
+        SELECT DISTINCT customer_id, date_trunc('month', day)::date AS month, cloud_account_id, provider,
+               service_name, currency
+        FROM old_rows
+    ) d WHERE {MATCH} AND m.day_rows <= 0;"""
 
 TRIGGERS_SQL = f"""
 CREATE FUNCTION billing_usagedaily_to_monthly() RETURNS trigger LANGUAGE plpgsql AS $$
