@@ -8,7 +8,7 @@
    validation run, to name the first bad rows and their line numbers (the whole import fails). A TEMP
    view matches the typed rows to the reseller's cloud accounts (SubAccountId, else BillingAccountId).
    The pricing look-ups run once per distinct key (billing.pricing_sql.create_price_keys); one
-   INSERT (… ON CONFLICT (reseller, fingerprint) DO NOTHING when the file overlaps imported rows) joins
+   INSERT (… ON CONFLICT (reseller, usage_date, fingerprint) DO NOTHING when the file overlaps imported rows) joins
    the keys, prices each row and rolls up only the rows inserted (billing.rollups); then the customers'
    month-to-date spend is refreshed. A big plain CSV file read by a task or the command is cut into
    chunks instead, copied and typed on connections of their own while the import's transaction inserts
@@ -93,19 +93,24 @@ def _copy_error(exc, lines_before: int = 0) -> str:
     return f"{where}{message}"
 
 
-def staging_sql(name: str, layout: focus.Layout) -> str:
-    """The text staging table. The columns the import reads come first: a row is decoded only up to the
-    last column a query reads, and a FOCUS file has some 60 columns (COPY's column list keeps the file's
-    order)."""
-    read = set(layout.columns.get(c) for c in (*focus.REQUIRED, *focus.OPTIONAL))
+CHAR = '"char"'  # PostgreSQL's one-byte type
+
+
+def staging_sql(name: str, layout: focus.Layout, *, keep_all: bool = False) -> str:
+    """The staging table: text columns for the columns the import reads (focus.READ), first: a row is
+    decoded only up to the last column a query reads, and a FOCUS file has some 60 columns (COPY's column
+    list keeps the file's order). The others are "char" columns: COPY still reads every field, but keeps
+    one byte of those (charin takes the first), so the table holds half the bytes and its COPY takes a
+    sixth less time (docs/benchmarks.md). `keep_all`: every column text (the benchmark's plain COPY)."""
+    read = {layout.columns.get(c) for c in focus.READ}
     ordered = sorted(layout.staging_columns, key=lambda c: c not in read)
-    columns = ", ".join(f"{c} text" for c in ordered)
+    columns = ", ".join(f"{c} {'text' if keep_all or c in read else CHAR}" for c in ordered)
     return f"CREATE UNLOGGED TABLE {name} (line_no bigserial, {columns})"
 
 
-def create_staging(name: str, layout: focus.Layout) -> None:
+def create_staging(name: str, layout: focus.Layout, *, keep_all: bool = False) -> None:
     with connection.cursor() as cursor:
-        cursor.execute(staging_sql(name, layout))
+        cursor.execute(staging_sql(name, layout, keep_all=keep_all))
 
 
 def copy_sql(name: str, layout: focus.Layout, freeze: bool) -> str:
@@ -244,10 +249,11 @@ MATCHED = (
 
 def typed_table_sql(typed: str, layout: focus.Layout, provider: str, staging: str, matched=False) -> str:
     """The typed table: one pass over the text staging table (CREATE TABLE AS of one scan, so the
-    expressions, the costly part, can run in parallel workers), stored in fingerprint order: the insert
-    then adds to the usage table's unique (reseller, fingerprint) index in key order, touching each of its
-    pages once instead of at random (with millions of rows the index outgrows shared_buffers, and every
-    random touch after a checkpoint writes a full page to the WAL). Its parameter: forced_provider.
+    expressions, the costly part, can run in parallel workers), stored in (usage date, fingerprint) order:
+    the insert then adds to the usage table's unique (reseller, usage_date, fingerprint) index in key
+    order, touching each page of the days it has once instead of at random, and no page of other days
+    (with millions of rows the index outgrows shared_buffers, and every random touch after a checkpoint
+    writes a full page to the WAL). Its parameter: forced_provider.
     `matched`: with each row's customer_id and cloud_account_id too (create_matched_view's; parameter:
     reseller), for the chunks billing.ingest_pipeline types beside the insert."""
     select = focus.typed_rows_sql(layout, provider, staging)
@@ -257,7 +263,7 @@ def typed_table_sql(typed: str, layout: focus.Layout, provider: str, staging: st
                t.charge_category, t.service_name, t.service_category, t.sku, t.region, t.resource_id,
                t.quantity, t.cost, t.effective_cost, t.list_cost{f", {MATCHED}" if matched else ""}
         FROM ({select}) AS t {ACCOUNTS if matched else ""}
-        ORDER BY t.fingerprint
+        ORDER BY t.usage_date, t.fingerprint
     """
 
 
@@ -303,7 +309,8 @@ def create_matched_view(typed: str, view: str, matched=False) -> None:
         cursor.execute(
             f"""CREATE TEMP VIEW {view} AS
                 SELECT t.line_no, t.base, t.fingerprint, {accounts}, t.provider,
-                       left(t.billing, 100) AS billing_account_id, left(t.sub, 100) AS sub_account_id,
+                       {focus.clip("t.billing", 100)} AS billing_account_id,
+                       {focus.clip("t.sub", 100)} AS sub_account_id,
                        t.usage_date, t.charge_category, t.service_name, t.service_category, t.sku, t.region,
                        t.resource_id, t.quantity, t.cost, t.effective_cost, t.list_cost
                 FROM {typed} AS t {"" if matched else ACCOUNTS}

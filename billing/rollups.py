@@ -75,7 +75,7 @@ def _tables():
     return UsageRow._meta.db_table, UsageDaily._meta.db_table, DailySpend._meta.db_table
 
 
-UNIQUE_FINGERPRINT = "usagerow_unique_fingerprint"  # UsageRow's (reseller, fingerprint) constraint
+UNIQUE_FINGERPRINT = "usagerow_unique_fingerprint"  # UsageRow's (reseller, usage_date, fingerprint)
 OVERLAP_SAMPLE = 1000
 
 
@@ -90,8 +90,9 @@ def insert_priced_rows(table: str, keys: str, number_repeats, usage_import_id, *
 
     ON CONFLICT DO NOTHING costs a fifth of the insert (for every row a probe of the unique index before
     the insert and a confirmation record in the WAL after it), so a file none of whose first rows is
-    imported yet goes in with a plain INSERT first: the rows are in fingerprint order, so the first ones
-    are a random sample of the file. The plain insert gives every row its first occurrence's
+    imported yet goes in with a plain INSERT first: the rows are in (usage date, fingerprint) order, so
+    the first ones are a random sample of the file's first day (where a period delivered again, or the
+    same file, overlaps). The plain insert gives every row its first occurrence's
     fingerprint, without counting repeats (a scan of the whole file that finds none, usually): a line
     repeated in the file then fails it like an imported row. Should it fail on the unique constraint (a
     repeated line, a file overlapping a few imported rows, or another import committing the same rows
@@ -129,11 +130,13 @@ def is_fingerprint_conflict(exc: IntegrityError) -> bool:
 def overlaps_imported(table: str) -> bool:
     """Whether any of the first OVERLAP_SAMPLE rows of `table` is imported already (an index probe each)."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT fingerprint FROM {table} LIMIT {OVERLAP_SAMPLE}")
-        sample = [row[0] for row in cursor.fetchall()]
+        cursor.execute(f"SELECT usage_date, fingerprint FROM {table} LIMIT {OVERLAP_SAMPLE}")
+        sample = cursor.fetchall()
         cursor.execute(
-            f"SELECT EXISTS (SELECT 1 FROM {UsageRow._meta.db_table} WHERE reseller_id = %s AND fingerprint = ANY(%s::uuid[]))",
-            [current_reseller_id(), sample],
+            f"""SELECT EXISTS (SELECT 1 FROM unnest(%s::date[], %s::uuid[]) AS s (day, fingerprint)
+                               JOIN {UsageRow._meta.db_table} AS u ON u.reseller_id = %s
+                                AND u.usage_date = s.day AND u.fingerprint = s.fingerprint)""",
+            [[day for day, _ in sample], [fingerprint for _, fingerprint in sample], current_reseller_id()],
         )
         return cursor.fetchone()[0]
 
@@ -159,7 +162,7 @@ def _insert_priced_rows(table: str, keys: str, repeats, usage_import_id, *, skip
             FROM {table} AS t
             LEFT JOIN {keys} AS k ON {key_join_sql("t", "k")}
             {join_repeats}
-            {"ON CONFLICT (reseller_id, fingerprint) DO NOTHING" if skip_existing else ""}
+            {"ON CONFLICT (reseller_id, usage_date, fingerprint) DO NOTHING" if skip_existing else ""}
             RETURNING customer_id, cloud_account_id, usage_date, provider, service_name, charge_category,
                       NULLIF(price_currency, '') AS currency, fx_rate, cost, price AS price_amount, quantity
         ), {rollup_ctes(daily, spend)}

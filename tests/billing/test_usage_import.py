@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.db.models import Sum
 
-from billing import rollups
+from billing import focus, rollups
 from billing.models import DailySpend
 from billing.models_usage import UsageDaily, UsageImport, UsageRow
 from billing.services_usage import do_assign_unmatched, unmatched_accounts
@@ -254,3 +254,59 @@ def test_identical_lines_are_distinct_charges_once(focus_dir, tmp_path):
         with open(repeated, newline="") as f:
             raw = sum(Decimal(r["BilledCost"]) for r in csv.DictReader(f))
         assert UsageRow.objects.aggregate(t=Sum("cost"))["t"] == raw
+
+
+def test_values_padded_with_spaces_are_the_same_charges(focus_dir, tmp_path):
+    """A file whose values carry leading or trailing spaces imports the charges of the unpadded file:
+    accounts matched, names and numbers trimmed, and the same fingerprints (re-importing the unpadded
+    file adds nothing)."""
+    path = generate(focus_dir, "aws", "1.2", 60)
+    reseller = ResellerFactory()
+    customer = link_all(reseller, "aws", accounts_of(path))
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        names, rows = reader.fieldnames, list(reader)
+    padded = tmp_path / "padded.csv"
+    with open(padded, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=names)
+        writer.writeheader()
+        for row in rows:
+            padding = {
+                "SubAccountId": f"{row['SubAccountId']}  ",
+                "ServiceName": f" {row['ServiceName']}",
+                "BilledCost": f" {row['BilledCost']} ",
+                "ResourceId": f"{row['ResourceId']} ",
+            }
+            writer.writerow({**row, **padding})
+    with tenant_scope(reseller):
+        first = import_file(padded)
+        assert (first.status, first.rows_new, first.rows_matched) == (UsageImport.Status.DONE, 60, 60)
+        again = import_file(path)
+        assert (again.status, again.rows_new, again.rows_duplicate) == (UsageImport.Status.DONE, 0, 60)
+        imported = UsageRow.objects.filter(usage_import=first)
+        assert set(imported.values_list("customer", flat=True)) == {customer.pk}
+        assert set(imported.values_list("service_name", flat=True)) == {r["ServiceName"] for r in rows}
+        assert set(imported.values_list("resource_id", flat=True)) == {r["ResourceId"] for r in rows}
+        assert imported.aggregate(t=Sum("cost"))["t"] == sum(Decimal(r["BilledCost"]) for r in rows)
+
+
+def test_columns_the_import_does_not_read_may_hold_any_text(focus_dir, tmp_path):
+    """The staging table keeps one byte of the columns the import does not read: multi-byte text and
+    quoted commas there change nothing."""
+    path = generate(focus_dir, "aws", "1.2", 40)
+    reseller = ResellerFactory()
+    link_all(reseller, "aws", accounts_of(path))
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        names, rows = reader.fieldnames, list(reader)
+    assert "ResourceName" in names and "ResourceName" not in focus.READ
+    odd = tmp_path / "odd.csv"
+    with open(odd, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=names)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "ResourceName": "Über-Server ✓, «prod»"})
+    with tenant_scope(reseller):
+        record = import_file(odd)
+        assert (record.status, record.rows_new, record.rows_matched) == (UsageImport.Status.DONE, 40, 40)
+        assert UsageRow.objects.aggregate(t=Sum("cost"))["t"] == sum(Decimal(r["BilledCost"]) for r in rows)

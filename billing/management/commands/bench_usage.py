@@ -191,7 +191,7 @@ class Command(BaseCommand):
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {name}")
         started = time.monotonic()
-        create_staging(name, layout)
+        create_staging(name, layout, keep_all=True)  # every column text: the plain table
         rows = copy_file(name, layout, path)
         seconds = time.monotonic() - started
         with connection.cursor() as cursor:
