@@ -158,9 +158,9 @@ def _alias(name: str) -> str:
 
 def typed_rows_sql(layout: Layout, provider: str, staging: str) -> str:
     """One pass over the text staging table: every row typed, with its fingerprint base (the md5 of the
-    provider and the IDENTITY columns, numbers normalised, joined by '|') and an `ok` flag for the checks that a cast does
-    not make (empty required columns, unknown provider, no account, another currency, NaN/Infinity,
-    a ChargePeriodStart that does not start with a date). A number or a timestamp that does not parse
+    provider and the IDENTITY columns, numbers normalised, joined by '|') and an `ok` flag for the checks
+    that a cast does not make (empty required columns, unknown provider, no account, another currency,
+    NaN/Infinity, a ChargePeriodStart that does not start with a date). A number or a timestamp that does not parse
     raises. PostgreSQL's regular expressions cost ~9 µs a row against ~1 µs for the casts, so
     problems_sql's run only to report a failed file. The query is written to stay parallel-safe
     (no OFFSET fences): billing.ingest creates the typed table with CREATE TABLE AS, which PostgreSQL

@@ -8,11 +8,11 @@
    validation run, to name the first bad rows and their line numbers (the whole import fails). A TEMP
    view matches the typed rows to the reseller's cloud accounts (SubAccountId, else BillingAccountId).
    The pricing look-ups run once per distinct key (billing.pricing_sql.create_price_keys); one
-   INSERT (… ON CONFLICT (reseller, usage_date, fingerprint) DO NOTHING when the file overlaps imported rows) joins
-   the keys, prices each row and rolls up only the rows inserted (billing.rollups); then the customers'
-   month-to-date spend is refreshed. A big plain CSV file read by a task or the command is cut into
-   chunks instead, copied and typed on connections of their own while the import's transaction inserts
-   the chunks typed already (billing.ingest_pipeline).
+   INSERT (… ON CONFLICT (reseller, usage_date, fingerprint) DO NOTHING when the file overlaps imported
+   rows) joins the keys, prices each row and rolls up only the rows inserted (billing.rollups); then the
+   customers' month-to-date spend is refreshed. A big plain CSV file read by a task or the command is
+   cut into chunks instead, copied and typed on connections of their own while the import's transaction
+   inserts the chunks typed already (billing.ingest_pipeline).
 Anything wrong: the import is FAILED with a report, and no usage row of it is kept.
 
 A running import holds a PostgreSQL advisory lock on its id (`import_lock`): a second run of the same

@@ -35,6 +35,15 @@ def split_small_files(settings, tmp_path, monkeypatch):
     monkeypatch.setattr(ingest_split, "CHUNK_BYTES", CHUNK_BYTES)
 
 
+def _staging_left() -> int:
+    """The import's staging, typed and keys tables and views still there (none once it is over)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_class WHERE relname ~ '^usage_(stage|typed|keys|file|all)[0-9]*_'"
+        )
+        return cursor.fetchone()[0]
+
+
 def _rewrite(src, dst, edit):
     with open(src, newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
@@ -102,11 +111,7 @@ def test_the_chunks_are_imported_with_the_files_line_numbers(tmp_path):
         raw = sum(Decimal(row[cost]) for row in rows[1:])
         assert UsageRow.objects.aggregate(t=Sum("cost"))["t"] == raw
         assert round(DailySpend.objects.aggregate(t=Sum("cost"))["t"], 2) == round(raw, 2)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_class WHERE relname ~ '^usage_(stage|typed|keys|file|all)[0-9]*_'"
-        )
-        assert cursor.fetchone()[0] == 0
+    assert _staging_left() == 0
 
 
 def _chunked_and_whole(path, monkeypatch, chunks: int = 4):
@@ -120,11 +125,7 @@ def _chunked_and_whole(path, monkeypatch, chunks: int = 4):
     assert chunked.status == whole.status == UsageImport.Status.FAILED
     assert chunked.error == whole.error
     assert not UsageRow.objects.exists()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_class WHERE relname ~ '^usage_(stage|typed|keys|file|all)[0-9]*_'"
-        )
-        assert cursor.fetchone()[0] == 0
+    assert _staging_left() == 0
     return chunked
 
 
@@ -296,11 +297,7 @@ def test_a_failure_in_a_helper_or_the_insert_keeps_nothing(tmp_path, monkeypatch
             import_file(source)
         assert not UsageRow.objects.exists() and not UsageDaily.objects.exists()
     assert threading.active_count() == threads
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_class WHERE relname ~ '^usage_(stage|typed|keys|file|all)[0-9]*_'"
-        )
-        assert cursor.fetchone()[0] == 0
+    assert _staging_left() == 0
 
 
 def test_accounts_are_matched_by_the_helpers(tmp_path):
